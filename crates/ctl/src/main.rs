@@ -1,0 +1,2 @@
+//! keelctl (being written).
+fn main() {}

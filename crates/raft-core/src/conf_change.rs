@@ -1,0 +1,30 @@
+//! Membership changes, one at a time.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::Serialize;
+
+/// The kind of a single membership change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum ConfChangeType {
+    /// Add a voter, or promote a learner to voter.
+    #[default]
+    AddNode,
+    /// Remove a voter or a learner.
+    RemoveNode,
+    /// Add a learner (or demote nothing: a voter cannot become a learner).
+    AddLearnerNode,
+}
+
+/// A single membership change, proposed through the log as an
+/// [`crate::EntryType::ConfChange`] entry and applied with
+/// `RawNode::apply_conf_change` when it commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConfChange {
+    /// What to do.
+    pub change_type: ConfChangeType,
+    /// To whom.
+    pub node_id: u64,
+    /// Application data (keel puts the member's name and URLs here).
+    pub context: Bytes,
+}

@@ -1,0 +1,2 @@
+//! keel (being written).
+fn main() {}

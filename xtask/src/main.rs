@@ -1,0 +1,43 @@
+//! `cargo xtask`: the developer's entry point for set-up, tests, local clusters,
+//! benchmarks and fault tests. It depends on no heavy crate, so it builds in
+//! seconds on a fresh machine before anything else.
+
+mod prereqs;
+mod run;
+mod test;
+mod workspace;
+
+use clap::Parser;
+use clap::Subcommand;
+
+/// keel's developer tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check (and as root on Debian, install) what the build and the tests need.
+    Prereqs,
+    /// Set up, lint, and run the whole test suite in the `ci` profile.
+    Test(test::TestArgs),
+    /// Build and run one `keel` member (a single-member cluster by default);
+    /// arguments after `--` go to keel, e.g. `cargo xtask run -- --name n1`.
+    Run {
+        /// Arguments for keel.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Prereqs => prereqs::ensure(),
+        Command::Test(args) => test::run(&args),
+        Command::Run { args } => run::keel(&args),
+    }
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask test`: prerequisites, formatting, lints, the workspace's tests,
+//! doc tests, and a time-boxed run of the raft simulator.
+
+use clap::Args;
+
+use crate::prereqs;
+use crate::workspace;
+use crate::workspace::PROFILE;
+
+/// Options of `cargo xtask test`.
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Skip `cargo fmt --check` and clippy.
+    #[arg(long)]
+    no_lint: bool,
+    /// Seconds the raft simulator runs for (0 skips it).
+    #[arg(long, default_value_t = 180)]
+    sim_secs: u64,
+    /// Only run tests whose names match (passed to the test runner).
+    filter: Option<String>,
+}
+
+/// Runs everything CI runs.
+pub(crate) fn run(args: &TestArgs) -> anyhow::Result<()> {
+    prereqs::ensure()?;
+    if !args.no_lint {
+        workspace::run(workspace::cargo(&["fmt", "--all", "--check"]))?;
+        workspace::run(workspace::cargo(&[
+            "clippy", "--workspace", "--all-targets", "--profile", PROFILE, "--", "-D", "warnings",
+        ]))?;
+    }
+    run_tests(args.filter.as_deref())?;
+    if args.filter.is_none() {
+        workspace::run(workspace::cargo(&["test", "--doc", "--workspace", "--profile", PROFILE]))?;
+    }
+    if args.sim_secs > 0 && args.filter.is_none() {
+        run_simulator(args.sim_secs)?;
+    }
+    Ok(())
+}
+
+fn run_tests(filter: Option<&str>) -> anyhow::Result<()> {
+    let mut cmd = if workspace::has_nextest() {
+        workspace::cargo(&[
+            "nextest", "run", "--workspace", "--cargo-profile", PROFILE, "--profile", "ci",
+        ])
+    } else {
+        workspace::cargo(&["test", "--workspace", "--profile", PROFILE])
+    };
+    if let Some(f) = filter {
+        cmd.arg(f);
+    }
+    workspace::run(cmd)
+}
+
+fn run_simulator(secs: u64) -> anyhow::Result<()> {
+    let budget = secs.to_string();
+    workspace::run(workspace::cargo(&[
+        "run", "--profile", PROFILE, "-p", "raft-core", "--example", "simulate", "--",
+        "--seeds", "1000000", "--steps", "20000", "--time-budget-secs", &budget,
+    ]))
+}
