@@ -2,6 +2,8 @@
 //! benchmarks and fault tests. It depends on no heavy crate, so it builds in
 //! seconds on a fresh machine before anything else.
 
+mod bench;
+mod cluster;
 mod prereqs;
 mod run;
 mod test;
@@ -31,6 +33,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// A local multi-member cluster: `cluster up [--nodes 3] [--detach]`, `cluster down`.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Benchmarks: `bench compare` (keel vs etcd 3.4), `bench micro` (criterion).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +47,7 @@ fn main() -> anyhow::Result<()> {
         Command::Prereqs => prereqs::ensure(),
         Command::Test(args) => test::run(&args),
         Command::Run { args } => run::keel(&args),
+        Command::Cluster(command) => cluster::run(&command),
+        Command::Bench(command) => bench::run(&command),
     }
 }

@@ -88,4 +88,5 @@ pub mod etcdserverpb {
 
 /// The encoded `google.protobuf.FileDescriptorSet` of `kv.proto`,
 /// `auth.proto` and `rpc.proto`, with source info, as protox compiled them.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etcd_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/etcd_descriptor.bin"));

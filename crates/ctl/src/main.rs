@@ -1,2 +1,86 @@
-//! keelctl (being written).
-fn main() {}
+//! keelctl: a command line client for keel with etcdctl v3's commands,
+//! flags, output formats and exit codes, so that an etcd user's habits and
+//! scripts work unchanged. It speaks the etcd v3 gRPC API through the
+//! `api` crate's tonic clients, so it also works against etcd itself.
+
+mod cli;
+mod command;
+mod connect;
+mod failure;
+mod go_fmt;
+mod keys;
+mod output;
+mod txn_syntax;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::Cli;
+use crate::cli::Command;
+use crate::connect::Session;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let rendered = error.to_string();
+            let first_line = rendered.lines().next().unwrap_or_default();
+            eprintln!("Error: {}", first_line.trim_start_matches("error: "));
+            return ExitCode::from(failure::ExitCode::Error as u8);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("Error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let message = format!("{error:#}");
+            if !message.is_empty() {
+                eprintln!("Error: {message}");
+            }
+            ExitCode::from(failure::exit_code_of(&error) as u8)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let session = Session::new(&cli.global)?;
+    match &cli.command {
+        Command::Get(args) => command::kv::get(&session, args).await,
+        Command::Put(args) => command::kv::put(&session, args).await,
+        Command::Del(args) => command::kv::del(&session, args).await,
+        Command::Txn(args) => command::txn::txn(&session, args).await,
+        Command::Compaction(args) => command::kv::compaction(&session, args).await,
+        Command::Watch(args) => command::watch::watch(&session, args).await,
+        Command::Lease(command) => command::lease::lease(&session, command).await,
+        Command::Member(command) => command::member::member(&session, command).await,
+        Command::Endpoint(args) => command::endpoint::endpoint(&session, args).await,
+        Command::Snapshot(command) => command::maintenance::snapshot(&session, command).await,
+        Command::Defrag(cluster) => command::maintenance::defrag(&session, *cluster).await,
+        Command::MoveLeader(args) => command::maintenance::move_leader(&session, args).await,
+        Command::Alarm(command) => command::maintenance::alarm(&session, command).await,
+        Command::Version => command::emit(&format!(
+            "keelctl version: {}\nAPI version: 3.5\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+    }
+}

@@ -28,3 +28,20 @@ pub struct ConfChange {
     /// Application data (keel puts the member's name and URLs here).
     pub context: Bytes,
 }
+
+impl ConfChange {
+    /// Encodes the change as the data of a [`crate::EntryType::ConfChange`] entry
+    /// (bincode, standard configuration).
+    pub fn encode(&self) -> Result<Bytes, crate::Error> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .map(Bytes::from)
+            .map_err(|e| crate::Error::ConfChangeInvalid(e.to_string()))
+    }
+
+    /// Decodes the data of a [`crate::EntryType::ConfChange`] entry.
+    pub fn decode(data: &[u8]) -> Result<ConfChange, crate::Error> {
+        bincode::serde::decode_from_slice(data, bincode::config::standard())
+            .map(|(cc, _)| cc)
+            .map_err(|e| crate::Error::ConfChangeInvalid(e.to_string()))
+    }
+}

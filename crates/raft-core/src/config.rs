@@ -80,7 +80,9 @@ impl Config {
             ));
         }
         if self.election_ticks > MAX_ELECTION_TICKS {
-            return invalid(format!("election_ticks must be at most {MAX_ELECTION_TICKS}"));
+            return invalid(format!(
+                "election_ticks must be at most {MAX_ELECTION_TICKS}"
+            ));
         }
         if self.max_inflight_msgs == 0 {
             return invalid("max_inflight_msgs must be greater than 0");
@@ -112,7 +114,10 @@ mod tests {
     fn default_is_etcd_server_values_and_needs_an_id() {
         let c = Config::default();
         assert_eq!((c.election_ticks, c.heartbeat_ticks), (10, 1));
-        assert_eq!((c.max_inflight_msgs, c.max_size_per_msg_bytes), (512, 1 << 20));
+        assert_eq!(
+            (c.max_inflight_msgs, c.max_size_per_msg_bytes),
+            (512, 1 << 20)
+        );
         assert!(c.check_quorum && c.pre_vote);
         assert!(matches!(c.validate(), Err(Error::ConfigInvalid(s)) if s.contains("id")));
         assert!(Config { id: 1, ..c }.validate().is_ok());
@@ -120,9 +125,20 @@ mod tests {
 
     #[test]
     fn election_must_exceed_heartbeat() {
-        let c = Config { id: 1, election_ticks: 3, heartbeat_ticks: 3, ..Config::default() };
-        assert!(matches!(c.validate(), Err(Error::ConfigInvalid(s)) if s.contains("election_ticks")));
-        let c = Config { id: 1, max_inflight_msgs: 0, ..Config::default() };
+        let c = Config {
+            id: 1,
+            election_ticks: 3,
+            heartbeat_ticks: 3,
+            ..Config::default()
+        };
+        assert!(
+            matches!(c.validate(), Err(Error::ConfigInvalid(s)) if s.contains("election_ticks"))
+        );
+        let c = Config {
+            id: 1,
+            max_inflight_msgs: 0,
+            ..Config::default()
+        };
         assert!(matches!(c.validate(), Err(Error::ConfigInvalid(s)) if s.contains("inflight")));
     }
 }

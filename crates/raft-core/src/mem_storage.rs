@@ -25,7 +25,10 @@ pub struct MemStorage {
 impl MemStorage {
     /// An empty log with no members.
     pub fn new() -> Self {
-        MemStorage { entries: vec![Entry::default()], ..Default::default() }
+        MemStorage {
+            entries: vec![Entry::default()],
+            ..Default::default()
+        }
     }
 
     /// An empty log whose initial membership is `conf_state` (how a new cluster bootstraps).
@@ -50,6 +53,11 @@ impl MemStorage {
         self.snapshot.metadata.conf_state = conf_state;
     }
 
+    /// The index of the newest snapshot (0 when none).
+    pub fn snapshot_index(&self) -> u64 {
+        self.snapshot.metadata.index
+    }
+
     fn offset(&self) -> u64 {
         self.entries.first().map_or(0, |e| e.index)
     }
@@ -61,7 +69,9 @@ impl MemStorage {
     /// Appends entries, replacing any conflicting suffix; entries at or below the
     /// snapshot index are ignored.
     pub fn append(&mut self, entries: &[Entry]) -> Result<(), StorageError> {
-        let Some(first_new) = entries.first() else { return Ok(()) };
+        let Some(first_new) = entries.first() else {
+            return Ok(());
+        };
         let first = self.offset() + 1;
         let last_new = first_new.index + entries.len() as u64 - 1;
         if last_new < first {
@@ -69,7 +79,9 @@ impl MemStorage {
         }
         let skip = first.saturating_sub(first_new.index) as usize;
         let entries = entries.get(skip..).unwrap_or_default();
-        let Some(start) = entries.first().map(|e| e.index) else { return Ok(()) };
+        let Some(start) = entries.first().map(|e| e.index) else {
+            return Ok(());
+        };
         let keep = (start - self.offset()) as usize;
         if keep > self.entries.len() {
             return Err(StorageError::Other(format!(
@@ -87,7 +99,11 @@ impl MemStorage {
         if snapshot.metadata.index <= self.snapshot.metadata.index && !self.snapshot.is_empty() {
             return Err(StorageError::SnapshotOutOfDate);
         }
-        let dummy = Entry { index: snapshot.metadata.index, term: snapshot.metadata.term, ..Entry::default() };
+        let dummy = Entry {
+            index: snapshot.metadata.index,
+            term: snapshot.metadata.term,
+            ..Entry::default()
+        };
         self.entries = vec![dummy];
         self.hard_state.commit = self.hard_state.commit.max(snapshot.metadata.index);
         self.snapshot = snapshot;
@@ -140,10 +156,18 @@ impl MemStorage {
 
 impl Storage for MemStorage {
     fn initial_state(&self) -> Result<RaftState, StorageError> {
-        Ok(RaftState { hard_state: self.hard_state, conf_state: self.snapshot.metadata.conf_state.clone() })
+        Ok(RaftState {
+            hard_state: self.hard_state,
+            conf_state: self.snapshot.metadata.conf_state.clone(),
+        })
     }
 
-    fn entries(&self, low: u64, high: u64, max_size_bytes: Option<u64>) -> Result<Vec<Entry>, StorageError> {
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size_bytes: Option<u64>,
+    ) -> Result<Vec<Entry>, StorageError> {
         let offset = self.offset();
         if low <= offset {
             return Err(StorageError::Compacted);
@@ -152,7 +176,11 @@ impl Storage for MemStorage {
             return Err(StorageError::Unavailable);
         }
         let range = (low - offset) as usize..(high - offset) as usize;
-        let mut out = self.entries.get(range).map(<[Entry]>::to_vec).unwrap_or_default();
+        let mut out = self
+            .entries
+            .get(range)
+            .map(<[Entry]>::to_vec)
+            .unwrap_or_default();
         limit_size(&mut out, max_size_bytes);
         Ok(out)
     }
@@ -162,7 +190,10 @@ impl Storage for MemStorage {
         if index < offset {
             return Err(StorageError::Compacted);
         }
-        self.entries.get((index - offset) as usize).map(|e| e.term).ok_or(StorageError::Unavailable)
+        self.entries
+            .get((index - offset) as usize)
+            .map(|e| e.term)
+            .ok_or(StorageError::Unavailable)
     }
 
     fn first_index(&self) -> Result<u64, StorageError> {

@@ -37,7 +37,12 @@ pub trait Storage {
     /// # Correctness
     /// Returns `Compacted` when `low < first_index()` and `Unavailable` when
     /// `high > last_index() + 1`; the entries returned are consecutive from `low`.
-    fn entries(&self, low: u64, high: u64, max_size_bytes: Option<u64>) -> Result<Vec<Entry>, StorageError>;
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size_bytes: Option<u64>,
+    ) -> Result<Vec<Entry>, StorageError>;
 
     /// The term of the entry at `index`.
     ///

@@ -128,4 +128,16 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Raised alarms.
     fn alarms(&self) -> Vec<Alarm>;
+
+    /// Raises (`activate`) or clears an alarm through raft, as etcd's Alarm
+    /// ACTIVATE/DEACTIVATE; clearing alarm 0 clears all of the member's.
+    fn change_alarm(
+        &self,
+        activate: bool,
+        member_id: u64,
+        alarm: i32,
+    ) -> impl Future<Output = Result<(), ServerError>> + Send {
+        let _ = (activate, member_id, alarm);
+        async { Err(ServerError::InvalidArgument("etcdserver: changing alarms is not supported")) }
+    }
 }

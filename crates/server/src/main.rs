@@ -1,2 +1,124 @@
-//! keel (being written).
-fn main() {}
+//! `keel`: one member of a keel cluster. Reads etcd's flags, starts the member
+//! and serves the etcd v3 API until SIGTERM/SIGINT (graceful: a leader first
+//! hands leadership over) or a storage failure (exit status 1).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use server::config::ConfigError;
+use server::config::ServerConfig;
+use server::config::Url;
+use server::grpc;
+use server::node::Node;
+use tracing_subscriber::EnvFilter;
+
+/// The etcd version keel reports (clients gate features on it).
+const ETCD_VERSION: &str = "3.5.17";
+
+fn main() -> ExitCode {
+    let config = match ServerConfig::load() {
+        Ok(config) => config,
+        Err(ConfigError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("keel: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.print_version {
+        println!("keel Version: {}", env!("CARGO_PKG_VERSION"));
+        println!("etcd API Version: {ETCD_VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(&config.log_level);
+    for flag in &config.ignored_flags {
+        tracing::warn!("--{flag} is accepted for compatibility with etcd and has no effect in keel");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("keel: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("keel: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    let node = Node::start(&config).await.context("cannot start the member")?;
+    let backend = node.backend();
+    let options = grpc::ServeOptions {
+        client_urls: config.listen_client_urls.iter().map(Url::to_string).collect(),
+        metrics_urls: config.listen_metrics_urls.iter().map(Url::to_string).collect(),
+        tls: grpc::ClientTls {
+            cert_file: config.client_tls.cert_file.clone(),
+            key_file: config.client_tls.key_file.clone(),
+            trusted_ca_file: config.client_tls.trusted_ca_file.clone(),
+            client_cert_auth: config.client_tls.client_cert_auth,
+        },
+        max_request_bytes: config.max_request_bytes as usize,
+        max_txn_ops: config.max_txn_ops as usize,
+        min_lease_ttl_seconds: backend.min_lease_ttl_seconds(),
+        progress_notify_interval: config.watch_progress_notify_interval,
+        leader_loss_grace: 3 * config.election_timeout,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut serving = tokio::spawn(grpc::serve(Arc::clone(&backend), options, async move {
+        let _ = stop_rx.await;
+    }));
+    let mut serving_done = false;
+    let outcome = tokio::select! {
+        signal = shutdown_signal() => {
+            tracing::info!(%signal, "stopping gracefully");
+            Ok(())
+        }
+        reason = node.fatal() => Err(anyhow::anyhow!("the member failed: {reason}")),
+        served = &mut serving => {
+            serving_done = true;
+            match served {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("client API: {e}")),
+                Err(e) => Err(anyhow::anyhow!("client API task: {e}")),
+            }
+        }
+    };
+    if outcome.is_ok() {
+        // Hand leadership over while clients are still served, then close the API.
+        backend.transfer_leadership().await;
+    }
+    let _ = stop_tx.send(());
+    if !serving_done {
+        let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
+    }
+    node.stop().await;
+    outcome
+}
+
+/// Resolves on SIGTERM or SIGINT with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}

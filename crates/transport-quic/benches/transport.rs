@@ -1,1 +1,267 @@
-fn main() {}
+//! Messages per second, MB/s and CPU time per message between two endpoints
+//! on loopback, over QUIC+TLS and over plain TCP behind the same trait.
+//!
+//! Run: `cargo bench -p transport-quic --bench transport`.
+//! Both endpoints live in this process, so CPU time per message counts the
+//! sender's and the receiver's work together.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use std::time::Instant;
+
+use bytes::Bytes;
+use criterion::Criterion;
+use criterion::Throughput;
+use criterion::criterion_group;
+use criterion::criterion_main;
+use futures::future::BoxFuture;
+use raft_core::Entry;
+use raft_core::Message;
+use raft_core::MessageType;
+use tokio::net::TcpListener;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::sync::mpsc;
+use transport_quic::QuicTransport;
+use transport_quic::RaftHandler;
+use transport_quic::SnapshotData;
+use transport_quic::SnapshotSource;
+use transport_quic::Transport;
+use transport_quic::TransportConfig;
+use transport_quic::TransportError;
+use transport_quic::TransportStats;
+use transport_quic::frame;
+use transport_quic::frame::Body;
+use transport_quic::frame::Frame;
+use transport_quic::frame::FrameReader;
+use transport_quic::frame::StreamKind;
+
+const CLUSTER_ID: u64 = 7;
+const MAX_FRAME_BYTES: usize = transport_quic::limits::DEFAULT_MAX_FRAME_BYTES;
+const BATCH_TARGET_BYTES: usize = 256 * 1024;
+const SEND_CHUNK: usize = 256;
+
+/// Counts what arrives and wakes the sender when a target is reached.
+#[derive(Default)]
+struct Counter {
+    received: AtomicU64,
+    target: AtomicU64,
+    reached: Notify,
+}
+
+impl RaftHandler for Counter {
+    fn on_message(&self, _msg: Message) {
+        let n = self.received.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == self.target.load(Ordering::Relaxed) {
+            self.reached.notify_waiters();
+        }
+    }
+    fn on_snapshot(&self, _msg: Message, _data: SnapshotData) {}
+    fn on_request(&self, _from: u64, body: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+        Box::pin(async move { Ok(body) })
+    }
+    fn is_removed(&self, _member_id: u64) -> bool {
+        false
+    }
+    fn report_unreachable(&self, _member_id: u64) {}
+    fn report_snapshot(&self, _member_id: u64, _failed: bool) {}
+}
+
+/// The baseline: the same frames over one TCP connection per peer, no TLS.
+/// It carries raft messages only; snapshots and requests are refused.
+struct TcpTransport {
+    member_id: u64,
+    handler: Arc<dyn RaftHandler>,
+    peers: Mutex<HashMap<u64, mpsc::Sender<Message>>>,
+}
+
+impl TcpTransport {
+    async fn start(member_id: u64, handler: Arc<dyn RaftHandler>) -> (Arc<Self>, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let t = Arc::new(Self { member_id, handler, peers: Mutex::new(HashMap::new()) });
+        let receiver = t.handler.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                stream.set_nodelay(true).unwrap();
+                let handler = receiver.clone();
+                tokio::spawn(async move {
+                    let mut reader = FrameReader::new(tokio::io::BufReader::new(stream), MAX_FRAME_BYTES);
+                    while let Ok(Some(frame)) = reader.next().await {
+                        if let Body::Messages(msgs) = frame.body {
+                            msgs.into_iter().for_each(|m| handler.on_message(m));
+                        }
+                    }
+                });
+            }
+        });
+        (t, addr)
+    }
+}
+
+async fn tcp_pump(from: u64, to: u64, addr: SocketAddr, mut rx: mpsc::Receiver<Message>) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    frame::write(&mut stream, &Frame::hello(CLUSTER_ID, from, to, StreamKind::Messages), MAX_FRAME_BYTES).await.unwrap();
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        let mut rest = batch.drain(..).peekable();
+        while rest.peek().is_some() {
+            let mut group = Vec::new();
+            let mut bytes = 0;
+            while let Some(m) = rest.next_if(|_| group.is_empty() || bytes < BATCH_TARGET_BYTES) {
+                bytes += 64 + m.entries.iter().map(|e| e.data.len()).sum::<usize>();
+                group.push(m);
+            }
+            let f = Frame { cluster_id: CLUSTER_ID, from, body: Body::Messages(group) };
+            frame::write(&mut stream, &f, MAX_FRAME_BYTES).await.unwrap();
+        }
+    }
+}
+
+impl Transport for TcpTransport {
+    fn send(&self, msgs: Vec<Message>) {
+        let peers = self.peers.lock().unwrap();
+        for m in msgs {
+            if let Some(q) = peers.get(&m.to) {
+                let _ = q.try_send(m);
+            }
+        }
+    }
+    fn send_wait(&self, msgs: Vec<Message>) -> BoxFuture<'_, transport_quic::Result<()>> {
+        Box::pin(async move {
+            for m in msgs {
+                let q = self.peers.lock().unwrap().get(&m.to).cloned();
+                if let Some(q) = q {
+                    q.send(m).await.map_err(|_| TransportError::Shutdown)?;
+                }
+            }
+            Ok(())
+        })
+    }
+    fn send_snapshot(&self, msg: Message, _data: SnapshotSource) {
+        self.handler.report_snapshot(msg.to, true);
+    }
+    fn request(&self, to: u64, _body: Bytes) -> BoxFuture<'static, transport_quic::Result<Bytes>> {
+        let reason = "the TCP baseline carries raft messages only".to_owned();
+        Box::pin(async move { Err(TransportError::Unreachable { peer: to, reason }) })
+    }
+    fn add_peer(&self, id: u64, addr: SocketAddr) {
+        let (tx, rx) = mpsc::channel(transport_quic::limits::DEFAULT_SEND_QUEUE_LEN);
+        tokio::spawn(tcp_pump(self.member_id, id, addr, rx));
+        self.peers.lock().unwrap().insert(id, tx);
+    }
+    fn remove_peer(&self, id: u64) {
+        self.peers.lock().unwrap().remove(&id);
+    }
+    fn update_peer(&self, id: u64, addr: SocketAddr) {
+        self.add_peer(id, addr);
+    }
+    fn stats(&self) -> TransportStats {
+        TransportStats::default()
+    }
+}
+
+/// A sender, the receiver's counter, and what to keep alive.
+struct Pair {
+    sender: Arc<dyn Transport>,
+    counter: Arc<Counter>,
+    _keep: Vec<Arc<dyn Transport>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn quic_pair() -> Pair {
+    let dir = tempfile::tempdir().unwrap();
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let counter = Arc::new(Counter::default());
+    let a = QuicTransport::start(TransportConfig::new(CLUSTER_ID, 1, listen, dir.path().join("a")), Arc::new(Counter::default()))
+        .await
+        .unwrap();
+    let b = QuicTransport::start(TransportConfig::new(CLUSTER_ID, 2, listen, dir.path().join("b")), counter.clone()).await.unwrap();
+    a.add_peer(2, b.local_addr());
+    Pair { sender: a, counter, _keep: vec![b], _dir: dir }
+}
+
+async fn tcp_pair() -> Pair {
+    let counter = Arc::new(Counter::default());
+    let (a, _) = TcpTransport::start(1, Arc::new(Counter::default())).await;
+    let (b, b_addr) = TcpTransport::start(2, counter.clone()).await;
+    a.add_peer(2, b_addr);
+    Pair { sender: a, counter, _keep: vec![b], _dir: tempfile::tempdir().unwrap() }
+}
+
+fn message(payload: &Bytes) -> Message {
+    let entry = Entry { term: 1, index: 1, data: payload.clone(), ..Entry::default() };
+    Message { msg_type: MessageType::Append, to: 2, from: 1, term: 1, entries: vec![entry], ..Message::default() }
+}
+
+/// Sends `n` messages and waits until all have arrived.
+async fn transfer(pair: &Pair, payload: &Bytes, n: u64) {
+    let start = pair.counter.received.load(Ordering::Relaxed);
+    pair.counter.target.store(start + n, Ordering::Relaxed);
+    let notified = pair.counter.reached.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(SEND_CHUNK as u64);
+        pair.sender.send_wait((0..k).map(|_| message(payload)).collect()).await.unwrap();
+        left -= k;
+    }
+    if pair.counter.received.load(Ordering::Relaxed) < start + n {
+        notified.await;
+    }
+}
+
+/// This process's CPU time (user + system, all threads), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<u64> = after_name.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name and state.
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn bench_transport(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut group = c.benchmark_group("transport");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    for size in [100usize, 64 * 1024] {
+        let payload = Bytes::from(vec![0x5a; size]);
+        group.throughput(Throughput::Elements(1));
+        for kind in ["quic", "tcp"] {
+            let pair = rt.block_on(async { if kind == "quic" { quic_pair().await } else { tcp_pair().await } });
+            rt.block_on(transfer(&pair, &payload, 100));
+            let (mut cpu, mut wall, mut msgs) = (Duration::ZERO, Duration::ZERO, 0u64);
+            group.bench_function(format!("{kind}/{size}B"), |b| {
+                b.iter_custom(|iters| {
+                    let (cpu0, t0) = (cpu_time(), Instant::now());
+                    rt.block_on(transfer(&pair, &payload, iters));
+                    let elapsed = t0.elapsed();
+                    cpu += cpu_time().saturating_sub(cpu0);
+                    wall += elapsed;
+                    msgs += iters;
+                    elapsed
+                })
+            });
+            let per_sec = msgs as f64 / wall.as_secs_f64();
+            println!(
+                "{kind}/{size}B: {per_sec:.0} msg/s, {:.1} MB/s, {:.2} us CPU/msg",
+                per_sec * size as f64 / 1e6,
+                cpu.as_secs_f64() * 1e6 / msgs as f64
+            );
+            drop(pair);
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_transport);
+criterion_main!(benches);

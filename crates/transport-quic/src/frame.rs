@@ -26,6 +26,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const ALPN: &[u8] = b"keel-peer/1";
 /// Bytes of the length prefix.
 pub const LEN_PREFIX_BYTES: usize = 4;
+/// The code a receiver stops a stream with after a malformed or oversized frame.
+pub const STOP_FRAME_ERROR: u32 = 1;
+/// The code a receiver stops a stream with when it refuses the sender
+/// (another cluster, a removed member, another protocol version).
+pub const STOP_REFUSED: u32 = 2;
 
 /// What a stream carries, announced in its hello.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +180,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         decode(&self.buf).map(Some)
     }
 
+    /// The size of the last frame read, prefix included.
+    pub fn last_frame_bytes(&self) -> usize {
+        LEN_PREFIX_BYTES + self.buf.len()
+    }
+
     /// The underlying stream.
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.inner
@@ -182,6 +192,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,13 @@
+//! keel: one member of a keel cluster, serving the etcd v3 API.
+//!
+//! The member ([`node`]) composes raft-core, wal, mvcc and transport-quic; the
+//! client-facing services ([`grpc`], [`http`]) reach it through
+//! [`backend::Backend`]; [`config`] reads etcd's flags.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod ids;
+pub mod node;

@@ -1,0 +1,311 @@
+//! The member: raft, the WAL, the store and the peer transport, composed.
+//!
+//! Threads and tasks:
+//! - the raft loop thread ([`raft_loop`]) owns the raft node, the WAL and the
+//!   snapshot files and drives raft in etcd's order;
+//! - the apply thread ([`apply`]) applies committed entries to the store in order;
+//! - the transport's tasks feed peer traffic to the raft loop ([`peer_handler`]);
+//! - a lease task on the runtime revokes expired leases and checkpoints TTLs
+//!   while this member leads ([`lessor`]);
+//! - client services call [`NodeBackend`].
+//!
+//! A storage failure anywhere stops the member ([`Node::fatal`] resolves, and
+//! `keel` exits non-zero); it never continues after one.
+
+mod apply;
+mod boot;
+mod lessor;
+mod membership;
+mod node_backend;
+mod peer_handler;
+mod proposal;
+mod raft_loop;
+mod read_index;
+mod state;
+mod waiters;
+mod wire;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use std::time::Instant;
+
+pub use node_backend::NodeBackend;
+use raft_core::RawNode;
+use tokio::sync::mpsc;
+use transport_quic::QuicTransport;
+use transport_quic::TlsMode;
+use transport_quic::TransportConfig;
+
+use self::apply::Applier;
+use self::boot::Layout;
+use self::lessor::Lessor;
+use self::peer_handler::PeerHandler;
+use self::proposal::Body;
+use self::raft_loop::Command;
+use self::raft_loop::RaftLoop;
+use self::state::NodeState;
+use self::wire::WireOp;
+use crate::config::PeerTls;
+use crate::config::ServerConfig;
+use crate::config::Url;
+
+/// Capacity of the peer-message and command channels into the raft loop (etcd's 4096).
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// Why a member could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The data directory does not fit the flags (another member or cluster).
+    #[error("{0}")]
+    Refused(String),
+    /// The WAL, snapshots or store failed.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The peer transport could not start.
+    #[error("peer transport: {0}")]
+    Transport(String),
+    /// Raft refused its configuration.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// A running member.
+#[derive(Debug)]
+pub struct Node {
+    backend: Arc<NodeBackend>,
+    transport: Arc<QuicTransport>,
+    threads: Vec<JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Opens the data directory, starts the transport, the raft loop and the apply thread.
+    pub async fn start(config: &ServerConfig) -> Result<Node, NodeError> {
+        let layout = Layout::new(config);
+        let booted = boot::boot(config, &layout)?;
+        let (cluster_id, member_id) = (booted.cluster_id, booted.member_id);
+        let store = Arc::clone(&booted.store);
+        let state = Arc::new(NodeState::new(
+            cluster_id,
+            member_id,
+            config.name.clone(),
+            Arc::clone(&store),
+            booted.state.membership.clone(),
+            booted.state.alarm_list(),
+        ));
+        let lessor = Arc::new(Lessor::new(Arc::clone(&store), config.election_timeout));
+        let (msg_tx, msg_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let (cmd_tx, cmd_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let (apply_tx, apply_rx) = mpsc::unbounded_channel();
+        let handler = Arc::new(PeerHandler {
+            state: Arc::clone(&state),
+            msg_tx,
+            cmd_tx: cmd_tx.clone(),
+            lessor: Arc::clone(&lessor),
+            layout: layout.clone(),
+        });
+        let transport = start_transport(config, cluster_id, member_id, &layout, handler).await?;
+        for (id, urls) in boot::peers(&booted.state.membership, member_id) {
+            if let Some(addr) = raft_loop::first_addr(&urls) {
+                transport.add_peer(id, addr);
+            }
+        }
+        let raw = new_raw_node(config, &booted)?;
+        let raft = RaftLoop {
+            raw,
+            wal: booted.wal,
+            snapshotter: booted.snapshotter,
+            transport: Arc::clone(&transport) as Arc<dyn transport_quic::Transport>,
+            state: Arc::clone(&state),
+            lessor: Arc::clone(&lessor),
+            apply_tx,
+            msg_rx,
+            cmd_rx,
+            cmd_tx: cmd_tx.clone(),
+            heartbeat_interval: config.heartbeat_interval,
+            layout,
+            reads: Default::default(),
+            received: Default::default(),
+            sending: Default::default(),
+            transfer: None,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let applier = Applier {
+            state: Arc::clone(&state),
+            cmd_tx: cmd_tx.clone(),
+            lessor: Arc::clone(&lessor),
+            snapshot_count: config.snapshot_count,
+            conf_state: booted.conf_state,
+            snapshot_index: booted.snapshot_index,
+            applied_index: booted.applied,
+        };
+        let threads = vec![spawn_thread("keel-raft", move || raft.run())?, spawn_thread("keel-apply", move || applier.run(apply_rx))?];
+        let backend = Arc::new(NodeBackend {
+            state,
+            cmd_tx,
+            transport: Arc::clone(&transport) as Arc<dyn transport_quic::Transport>,
+            lessor,
+            max_request_bytes: config.max_request_bytes as usize,
+            request_timeout: Duration::from_secs(5) + 2 * config.election_timeout,
+        });
+        let client_urls = config.advertise_client_urls.iter().map(Url::to_string).collect();
+        let tasks = vec![
+            tokio::spawn(lease_loop(Arc::clone(&backend))),
+            tokio::spawn(publish_loop(Arc::clone(&backend), client_urls)),
+        ];
+        tracing::info!(
+            name = %config.name,
+            member_id = format!("{member_id:x}"),
+            cluster_id = format!("{cluster_id:x}"),
+            peer = %transport.local_addr(),
+            "member started"
+        );
+        Ok(Node { backend, transport, threads, tasks })
+    }
+
+    /// The client services' view of the member.
+    pub fn backend(&self) -> Arc<NodeBackend> {
+        Arc::clone(&self.backend)
+    }
+
+    /// Resolves with the reason when the member failed and must stop.
+    pub async fn fatal(&self) -> String {
+        let state = &self.backend.state;
+        loop {
+            let notified = state.fatal_notify.notified();
+            if let Some(reason) = state.fatal_reason() {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+
+    /// Stops gracefully: a leader first hands leadership over (so a rolling
+    /// restart costs no election), then the loops stop and the transport closes.
+    pub async fn stop(self) {
+        if self.backend.state.fatal_reason().is_none() {
+            self.backend.transfer_leadership().await;
+        }
+        self.backend.state.stopping.store(true, Ordering::Release);
+        let _ = self.backend.cmd_tx.send(Command::Stop).await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+        self.transport.shutdown().await;
+        let _ = self.backend.state.store.sync_to_disk();
+    }
+}
+
+fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, NodeError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(body)
+        .map_err(|e| NodeError::Storage(format!("cannot start thread {name}: {e}")))
+}
+
+async fn start_transport(
+    config: &ServerConfig,
+    cluster_id: u64,
+    member_id: u64,
+    layout: &Layout,
+    handler: Arc<PeerHandler>,
+) -> Result<Arc<QuicTransport>, NodeError> {
+    let listen_url = config.listen_peer_urls.first().ok_or_else(|| NodeError::Transport("no --listen-peer-urls".into()))?;
+    if config.listen_peer_urls.len() > 1 {
+        tracing::warn!(url = %listen_url, "several --listen-peer-urls: keel listens on the first only");
+    }
+    let listen = listen_url.socket_addr().map_err(NodeError::Transport)?;
+    let mut tcfg = TransportConfig::new(cluster_id, member_id, listen, layout.snap.clone());
+    tcfg.election_timeout = config.election_timeout;
+    tcfg.tls = match &config.peer_tls {
+        PeerTls::Auto => TlsMode::Auto,
+        PeerTls::Files { cert, key, trusted_ca, client_cert_auth } => TlsMode::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+            trusted_ca: trusted_ca.clone(),
+            client_cert_auth: *client_cert_auth,
+        },
+    };
+    QuicTransport::start(tcfg, handler).await.map_err(|e| NodeError::Transport(e.to_string()))
+}
+
+fn new_raw_node(config: &ServerConfig, booted: &boot::Booted) -> Result<RawNode<raft_core::MemStorage>, NodeError> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let seed = booted.member_id ^ nanos ^ u64::from(std::process::id());
+    let raft_config = raft_core::Config {
+        id: booted.member_id,
+        election_ticks: config.election_ticks(),
+        heartbeat_ticks: 1,
+        applied: booted.applied,
+        pre_vote: config.pre_vote,
+        check_quorum: true,
+        seed,
+        ..raft_core::Config::default()
+    };
+    raft_config.validate().map_err(|e| NodeError::Raft(e.to_string()))?;
+    let mut raw = RawNode::new(&raft_config, booted.storage.clone()).map_err(|e| NodeError::Raft(e.to_string()))?;
+    if booted.conf_state.voters == [booted.member_id] {
+        // Alone: no one to wait for, lead at once.
+        raw.campaign().map_err(|e| NodeError::Raft(e.to_string()))?;
+    }
+    Ok(raw)
+}
+
+/// While this member leads: revoke expired leases, checkpoint remaining TTLs.
+async fn lease_loop(backend: Arc<NodeBackend>) {
+    let mut scan = tokio::time::interval(lessor::EXPIRY_SCAN_INTERVAL);
+    let mut last_checkpoint = Instant::now();
+    loop {
+        scan.tick().await;
+        if backend.state.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        for id in backend.lessor.expired(now) {
+            let b = Arc::clone(&backend);
+            tokio::spawn(async move {
+                let op = WireOp::from(&mvcc::WriteOp::LeaseRevoke(mvcc::LeaseRevokeRequest { id }));
+                if let Err(e) = b.propose(Body::Write(op)).await {
+                    tracing::debug!(id, error = %e, "revoking an expired lease failed; will retry");
+                }
+            });
+        }
+        if now.duration_since(last_checkpoint) >= lessor::CHECKPOINT_INTERVAL {
+            last_checkpoint = now;
+            for checkpoints in backend.lessor.checkpoints(now) {
+                let b = Arc::clone(&backend);
+                tokio::spawn(async move {
+                    let op = mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest { checkpoints });
+                    let _ = b.propose(Body::Write(WireOp::from(&op))).await;
+                });
+            }
+        }
+    }
+}
+
+/// Publishes this member's name and client URLs once a leader exists (etcd's publish).
+async fn publish_loop(backend: Arc<NodeBackend>, client_urls: Vec<String>) {
+    loop {
+        let published = backend
+            .state
+            .membership()
+            .get(backend.state.member_id)
+            .is_some_and(|m| m.client_urls == client_urls && m.name == backend.state.name);
+        if published {
+            return;
+        }
+        if backend.state.leader() != 0 && backend.publish(client_urls.clone()).await.is_ok() {
+            continue;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

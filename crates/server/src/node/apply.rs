@@ -1,0 +1,199 @@
+//! The apply thread: committed entries go to the store in log order.
+//!
+//! For each entry: a write goes to mvcc (which skips indexes it already
+//! applied: its consistent index is stored with the data), its events go to
+//! watchers, and the proposer's waiter gets the result; a conf change or an
+//! empty entry only advances the consistent index, while membership, member
+//! attributes and alarms are kept here. Every `--snapshot-count` entries the
+//! store is made durable and the raft loop is asked for a snapshot there.
+//! A storage failure stops the member.
+
+use std::sync::Arc;
+
+use raft_core::ConfChange;
+use raft_core::ConfState;
+use raft_core::Entry;
+use raft_core::EntryType;
+use tokio::sync::mpsc;
+
+use super::lessor::Lessor;
+use super::proposal;
+use super::proposal::Body;
+use super::proposal::Proposal;
+use super::proposal::SnapshotState;
+use super::raft_loop::ApplyTask;
+use super::raft_loop::Command;
+use super::state::NodeState;
+use crate::backend::RevisionEvents;
+
+/// etcd's AlarmType NOSPACE.
+pub(crate) const ALARM_NOSPACE: i32 = 1;
+
+/// The apply thread's state.
+#[derive(Debug)]
+pub(crate) struct Applier {
+    pub(crate) state: Arc<NodeState>,
+    pub(crate) cmd_tx: mpsc::Sender<Command>,
+    pub(crate) lessor: Arc<Lessor>,
+    pub(crate) snapshot_count: u64,
+    /// The membership as of the last applied entry.
+    pub(crate) conf_state: ConfState,
+    /// The index of the newest snapshot.
+    pub(crate) snapshot_index: u64,
+    /// The last index handled (applied now or before a restart).
+    pub(crate) applied_index: u64,
+}
+
+impl Applier {
+    /// Applies tasks until the raft loop goes away or the storage fails.
+    pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<ApplyTask>) {
+        while let Some(task) = rx.blocking_recv() {
+            if let Err(reason) = self.apply_task(task) {
+                self.state.set_fatal(reason);
+                break;
+            }
+        }
+        self.state.waiters.fail_all(|| crate::error::ServerError::Stopped);
+    }
+
+    fn apply_task(&mut self, task: ApplyTask) -> Result<(), String> {
+        if let Some((snap, path)) = task.snapshot {
+            return Err(format!(
+                "received a snapshot at index {} from the leader (store data in {}); it is persisted and \
+                 installed at the next start: restart the member",
+                snap.metadata.index,
+                path.display()
+            ));
+        }
+        let mut conf_states = task.conf_states.into_iter().peekable();
+        for entry in task.entries {
+            let index = entry.index;
+            self.apply_entry(entry)?;
+            while let Some((_, cs)) = conf_states.next_if(|(i, _)| *i <= index) {
+                self.conf_state = cs;
+            }
+            self.applied_index = index;
+        }
+        self.state.applied.send_replace(self.applied_index);
+        self.maybe_snapshot()
+    }
+
+    fn apply_entry(&mut self, entry: Entry) -> Result<(), String> {
+        let store = &self.state.store;
+        match entry.entry_type {
+            EntryType::ConfChange => {
+                let cc = ConfChange::decode(&entry.data).map_err(|e| format!("conf change at {}: {e}", entry.index))?;
+                self.state.membership_mut().apply_conf_change(&cc);
+                store.apply_noop(entry.index).map_err(|e| format!("store: {e}"))
+            }
+            EntryType::Normal if entry.data.is_empty() => {
+                store.apply_noop(entry.index).map_err(|e| format!("store: {e}"))
+            }
+            EntryType::Normal => {
+                let p: Proposal = proposal::decode(&entry.data).map_err(|e| format!("entry {}: {e}", entry.index))?;
+                self.apply_proposal(entry.index, p)
+            }
+        }
+    }
+
+    fn apply_proposal(&mut self, index: u64, p: Proposal) -> Result<(), String> {
+        let store = &self.state.store;
+        match p.body {
+            Body::Write(op) => {
+                let op = mvcc::WriteOp::from(op);
+                let side_effect = self.lessor.side_effect(&op);
+                match store.apply(index, op) {
+                    Ok(Some(applied)) => {
+                        if applied.response.is_ok() {
+                            self.lessor.on_applied(side_effect);
+                        }
+                        self.after_write(p.origin, p.id, applied);
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.is_fatal() => return Err(format!("store apply at {index}: {e}")),
+                    Err(e) => {
+                        if p.origin == self.state.member_id {
+                            self.state.waiters.complete(p.id, Err(e.into()));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Body::Publish { member_id, name, client_urls } => {
+                self.state.membership_mut().publish(member_id, &name, &client_urls);
+                self.complete_empty(p.origin, p.id, index)
+            }
+            Body::Alarm { activate, member_id, alarm } => {
+                self.state.set_alarm(activate, member_id, alarm);
+                self.complete_empty(p.origin, p.id, index)
+            }
+        }
+    }
+
+    /// Publishes events and answers the proposer; raises NOSPACE when the quota was passed.
+    fn after_write(&self, origin: u64, id: u64, applied: mvcc::Applied) {
+        if !applied.events.is_empty() {
+            let events = RevisionEvents { revision: applied.revision, events: applied.events.clone() };
+            // Nobody listening is fine.
+            let _ = self.state.events.send(Arc::new(events));
+        }
+        if applied.no_space && !self.nospace_raised() && origin == self.state.member_id {
+            self.propose_alarm();
+        }
+        if origin == self.state.member_id {
+            self.state.waiters.complete(id, Ok(applied));
+        }
+    }
+
+    fn nospace_raised(&self) -> bool {
+        self.state.alarm_list().iter().any(|a| a.alarm == ALARM_NOSPACE)
+    }
+
+    fn propose_alarm(&self) {
+        let p = Proposal {
+            origin: self.state.member_id,
+            id: 0,
+            body: Body::Alarm { activate: true, member_id: self.state.member_id, alarm: ALARM_NOSPACE },
+        };
+        if let Ok(data) = proposal::encode(&p) {
+            tracing::warn!("the store passed its quota: raising the NOSPACE alarm");
+            let _ = self.cmd_tx.try_send(Command::Propose { id: 0, data });
+        }
+    }
+
+    /// Advances the consistent index for a request that is not a store write, and answers it.
+    fn complete_empty(&self, origin: u64, id: u64, index: u64) -> Result<(), String> {
+        let store = &self.state.store;
+        store.apply_noop(index).map_err(|e| format!("store: {e}"))?;
+        if origin == self.state.member_id {
+            let applied = mvcc::Applied {
+                index,
+                revision: store.current_revision(),
+                response: Ok(mvcc::WriteResponse::Compact(mvcc::CompactionResponse {
+                    revision: store.current_revision(),
+                })),
+                events: Vec::new(),
+                no_space: false,
+            };
+            self.state.waiters.complete(id, Ok(applied));
+        }
+        Ok(())
+    }
+
+    /// Every `snapshot_count` entries: make the store durable, then ask for a raft snapshot.
+    fn maybe_snapshot(&mut self) -> Result<(), String> {
+        if self.applied_index < self.snapshot_index + self.snapshot_count {
+            return Ok(());
+        }
+        self.state.store.sync_to_disk().map_err(|e| format!("store sync: {e}"))?;
+        let snapshot_state = SnapshotState {
+            membership: self.state.membership().clone(),
+            alarms: self.state.alarm_list().iter().map(|a| (a.member_id, a.alarm)).collect(),
+        };
+        let data = proposal::encode(&snapshot_state)?;
+        let cmd = Command::Snapshot { index: self.applied_index, conf_state: self.conf_state.clone(), data };
+        self.cmd_tx.blocking_send(cmd).map_err(|_| "the raft loop stopped".to_string())?;
+        self.snapshot_index = self.applied_index;
+        Ok(())
+    }
+}

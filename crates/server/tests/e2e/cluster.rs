@@ -1,0 +1,291 @@
+//! Node-level tests: real `keel` processes forming clusters over QUIC on
+//! loopback, killed with SIGKILL and restarted from their data directories.
+
+mod serial {
+    use std::path::PathBuf;
+    use std::process::Child;
+    use std::process::Command;
+    use std::process::Stdio;
+    use std::time::Duration;
+    use std::time::Instant;
+
+    use etcd_client::Client;
+    use etcd_client::GetOptions;
+
+    use crate::support::free_port;
+    use crate::support::http_get;
+
+    /// Generous bound for anything to happen (slow shared CI machines).
+    const PATIENCE: Duration = Duration::from_secs(90);
+
+    /// One member's identity and process.
+    struct Member {
+        name: String,
+        client_port: u16,
+        peer_port: u16,
+        data_dir: PathBuf,
+        log: PathBuf,
+        child: Option<Child>,
+    }
+
+    impl Drop for Member {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    impl Member {
+        fn client_url(&self) -> String {
+            format!("http://127.0.0.1:{}", self.client_port)
+        }
+
+        fn peer_url(&self) -> String {
+            format!("http://127.0.0.1:{}", self.peer_port)
+        }
+
+        fn start(&mut self, initial_cluster: &str, extra: &[&str]) {
+            let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_keel"))
+                .arg(format!("--name={}", self.name))
+                .arg(format!("--data-dir={}", self.data_dir.display()))
+                .arg(format!("--listen-client-urls={}", self.client_url()))
+                .arg(format!("--advertise-client-urls={}", self.client_url()))
+                .arg(format!("--listen-peer-urls={}", self.peer_url()))
+                .arg(format!("--initial-advertise-peer-urls={}", self.peer_url()))
+                .arg(format!("--initial-cluster={initial_cluster}"))
+                .args(["--heartbeat-interval=50", "--election-timeout=500"])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            self.child = Some(child);
+        }
+
+        /// SIGKILL, as a crash.
+        fn kill(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+
+        fn log_text(&self) -> String {
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        }
+
+        /// Waits until `/health` answers 200 (a leader exists and a linearizable read passes here).
+        fn wait_healthy(&mut self) {
+            let deadline = Instant::now() + PATIENCE;
+            let addr = format!("127.0.0.1:{}", self.client_port);
+            while Instant::now() < deadline {
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                    panic!("{} exited with {status}:\n{}", self.name, self.log_text());
+                }
+                if let Ok((200, _)) = http_get(&addr, "/health") {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("{} not healthy within {PATIENCE:?}:\n{}", self.name, self.log_text());
+        }
+    }
+
+    fn cluster(dir: &std::path::Path, size: usize) -> (Vec<Member>, String) {
+        let members: Vec<Member> = (0..size)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                data_dir: dir.join(format!("m{i}")),
+                log: dir.join(format!("m{i}.log")),
+                child: None,
+            })
+            .collect();
+        let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
+        (members, initial)
+    }
+
+    async fn connect(member: &Member) -> Client {
+        let options = etcd_client::ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(10));
+        Client::connect([member.client_url()], Some(options)).await.unwrap()
+    }
+
+    /// The leader's id as `member` reports it, 0 when it knows none.
+    async fn leader_of(member: &Member) -> u64 {
+        match connect(member).await.status().await {
+            Ok(status) => status.leader(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Puts `key` through `member`, retrying while the cluster has no leader; returns when acknowledged.
+    async fn put_until_acked(member: &Member, key: &str, value: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut client = connect(member).await;
+        loop {
+            match client.put(key, value, None).await {
+                Ok(_) => return,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("put {key} via {}: {e}; retrying", member.name);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    client = connect(member).await;
+                }
+                Err(e) => panic!("put {key} via {} never succeeded: {e}\n{}", member.name, member.log_text()),
+            }
+        }
+    }
+
+    /// Reads every key under `prefix` linearizably through `member`.
+    async fn read_all(member: &Member, prefix: &str) -> Vec<(String, String)> {
+        let mut client = connect(member).await;
+        let resp = client.get(prefix, Some(GetOptions::new().with_prefix())).await.unwrap();
+        resp.kvs()
+            .iter()
+            .map(|kv| (kv.key_str().unwrap().to_string(), kv.value_str().unwrap().to_string()))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn single_member_restarts_with_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 1);
+        let member = &mut members[0];
+        member.start(&initial, &[]);
+        member.wait_healthy();
+        for i in 0..50 {
+            put_until_acked(member, &format!("k{i:03}"), &format!("v{i}")).await;
+        }
+        member.kill();
+        member.start(&initial, &[]);
+        member.wait_healthy();
+        let got = read_all(member, "k").await;
+        assert_eq!(got.len(), 50, "every acknowledged write survives a SIGKILL and restart");
+        assert_eq!(got[7], ("k007".to_string(), "v7".to_string()));
+        put_until_acked(member, "after", "restart").await;
+    }
+
+    #[test]
+    fn bad_flags_fail_in_one_line_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("never");
+        for bad in [
+            vec!["--heartbeat-interval=300".to_string()],
+            vec!["--no-such-flag".to_string()],
+            vec!["--initial-cluster-state=maybe".to_string()],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+                .arg(format!("--data-dir={}", data_dir.display()))
+                .args(&bad)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{bad:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.trim().is_empty(), "{bad:?} printed nothing");
+            assert!(!data_dir.exists(), "{bad:?} wrote the data directory");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flags_come_from_etcd_and_keel_environment_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client_port, peer_port) = (free_port(), free_port());
+        let client_url = format!("http://127.0.0.1:{client_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let log = std::fs::File::create(dir.path().join("env.log")).unwrap();
+        let mut member = Member {
+            name: "from-env".into(),
+            client_port,
+            peer_port,
+            data_dir: dir.path().join("d"),
+            log: dir.path().join("env.log"),
+            child: None,
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .env("ETCD_NAME", "from-env")
+            .env("ETCD_DATA_DIR", &member.data_dir)
+            .env("ETCD_LISTEN_CLIENT_URLS", &client_url)
+            .env("KEEL_ADVERTISE_CLIENT_URLS", &client_url)
+            .env("KEEL_LISTEN_PEER_URLS", &peer_url)
+            .env("ETCD_INITIAL_ADVERTISE_PEER_URLS", &peer_url)
+            .env("KEEL_ENABLE_V2", "false")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        member.child = Some(child);
+        member.wait_healthy();
+        let mut client = connect(&member).await;
+        let members = client.member_list().await.unwrap();
+        assert_eq!(members.members().len(), 1);
+        assert_eq!(members.members()[0].peer_urls(), [peer_url.as_str()]);
+        assert!(member.data_dir.join("member").join("wal").exists());
+        assert!(member.log_text().contains("--enable-v2 is accepted"), "{}", member.log_text());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn data_dir_of_another_cluster_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 1);
+        let member = &mut members[0];
+        member.start(&initial, &[]);
+        member.wait_healthy();
+        member.kill();
+        member.start(&initial, &["--initial-cluster-token=another-cluster"]);
+        let status = member.child.as_mut().unwrap().wait().unwrap();
+        member.child = None;
+        assert!(!status.success());
+        assert!(member.log_text().contains("belongs to cluster"), "{}", member.log_text());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_members_survive_leader_kill() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 3);
+        for m in members.iter_mut() {
+            m.start(&initial, &[]);
+        }
+        for m in members.iter_mut() {
+            m.wait_healthy();
+        }
+        let mut acked: Vec<(String, String)> = Vec::new();
+        for i in 0..30 {
+            let (key, value) = (format!("k{i:04}"), format!("before-{i}"));
+            put_until_acked(&members[i % 3], &key, &value).await;
+            acked.push((key, value));
+        }
+        let leader_id = leader_of(&members[0]).await;
+        assert_ne!(leader_id, 0);
+        let mut ids = Vec::new();
+        for m in &members {
+            ids.push(connect(m).await.status().await.unwrap().header().unwrap().member_id());
+        }
+        let leader = ids.iter().position(|&id| id == leader_id).expect("the leader is a member");
+        let survivor = (leader + 1) % 3;
+
+        let killed_at = Instant::now();
+        members[leader].kill();
+        put_until_acked(&members[survivor], "k-failover", "first-after-kill").await;
+        let failover = killed_at.elapsed();
+        println!("failover: first write acknowledged {failover:?} after SIGKILL of the leader");
+        acked.push(("k-failover".into(), "first-after-kill".into()));
+        for i in 30..60 {
+            let (key, value) = (format!("k{i:04}"), format!("after-{i}"));
+            put_until_acked(&members[survivor], &key, &value).await;
+            acked.push((key, value));
+        }
+        let new_leader = leader_of(&members[survivor]).await;
+        assert!(new_leader != 0 && new_leader != leader_id, "a new leader took over");
+
+        members[leader].start(&initial, &[]);
+        members[leader].wait_healthy();
+        acked.sort();
+        for m in &members {
+            assert_eq!(read_all(m, "k").await, acked, "{} has every acknowledged write", m.name);
+        }
+    }
+}

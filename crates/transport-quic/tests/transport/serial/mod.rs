@@ -1,0 +1,8 @@
+//! Tests that bind ports or spawn many tasks: run one at a time.
+
+mod fault;
+mod framing;
+mod identity;
+mod links;
+mod million;
+mod snapshot;
