@@ -22,10 +22,13 @@ use crate::workspace;
 pub(crate) enum BenchCommand {
     /// keel and etcd 3.4, three members each, the same workloads, one table.
     Compare(compare::CompareArgs),
-    /// The crates' criterion benchmarks (`cargo bench --workspace --benches`).
+    /// The crates' criterion benchmarks: `cargo bench --benches` on every
+    /// crate with a `benches/` directory; arguments after `--` go to
+    /// criterion, e.g. `cargo xtask bench micro -- --quick append`.
     Micro {
-        /// Only benchmarks whose names match (passed to criterion).
-        filter: Option<String>,
+        /// Arguments for criterion (a name filter, `--quick`, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -33,12 +36,37 @@ pub(crate) enum BenchCommand {
 pub(crate) fn run(command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Compare(args) => compare::run(args),
-        BenchCommand::Micro { filter } => {
-            let mut cmd = workspace::cargo(&["bench", "--workspace", "--benches"]);
-            if let Some(f) = filter {
-                cmd.arg("--").arg(f);
-            }
-            workspace::run(cmd)
+        BenchCommand::Micro { args } => micro(args),
+    }
+}
+
+/// Runs the criterion benchmarks of the crates that have some.
+fn micro(args: &[String]) -> anyhow::Result<()> {
+    let crates = crates_with_benches()?;
+    if crates.is_empty() {
+        anyhow::bail!("no crate under crates/ has a benches/ directory");
+    }
+    let mut cmd = workspace::cargo(&["bench", "--benches"]);
+    for name in &crates {
+        cmd.arg("-p").arg(name);
+    }
+    if !args.is_empty() {
+        cmd.arg("--").args(args);
+    }
+    workspace::run(cmd)
+}
+
+/// The crates (named as their directories) that have a `benches/` directory.
+fn crates_with_benches() -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(workspace::root().join("crates"))? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name()
+            && path.join("benches").is_dir()
+        {
+            names.push(name.to_string_lossy().into_owned());
         }
     }
+    names.sort();
+    Ok(names)
 }

@@ -54,6 +54,10 @@ pub(crate) struct GlobalFlags {
     /// Identify secure client using this TLS key file.
     #[arg(long, global = true, env = "ETCDCTL_KEY")]
     pub(crate) key: Option<String>,
+    /// Skip server certificate verification (CAUTION: this option should be
+    /// enabled only for testing purposes).
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY")]
+    pub(crate) insecure_skip_tls_verify: bool,
     /// Print byte strings as hex encoded strings.
     #[arg(long, global = true)]
     pub(crate) hex: bool,
@@ -207,7 +211,7 @@ pub(crate) struct WatchArgs {
     /// A command to run for every event (after `--`).
     #[arg(last = true)]
     pub(crate) exec: Vec<String>,
-    /// Interactive mode (not supported by keelctl).
+    /// Interactive mode: `watch ...` and `progress` lines from stdin.
     #[arg(short, long)]
     pub(crate) interactive: bool,
     /// Watch on a prefix if prefix is set.

@@ -14,9 +14,9 @@ use crate::failure::Failure;
 
 /// Writes command output to stdout and flushes it (watch and keep-alive
 /// print while they run).
-pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: impl AsRef<[u8]>) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(text.as_ref())?;
     stdout.flush()?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use tonic::transport::Identity;
 use crate::cli::GlobalFlags;
 use crate::failure::ExitCode;
 use crate::failure::Failure;
+use crate::insecure_tls::SkipServerVerification;
 use crate::output::Printer;
 
 /// What etcdctl prints when an endpoint cannot be reached or a call runs
@@ -82,11 +83,15 @@ impl Session {
             .connect_timeout(self.flags.dial_timeout)
             .http2_keep_alive_interval(self.flags.keepalive_time)
             .keep_alive_timeout(self.flags.keepalive_timeout);
-        if let Some(tls) = &self.tls {
-            target = target
+        target = match (&self.tls, self.flags.insecure_skip_tls_verify) {
+            (Some(tls), true) => target
+                .tls_config_with_verifier(tls.clone(), SkipServerVerification::new())
+                .context("TLS configuration")?,
+            (Some(tls), false) => target
                 .tls_config(tls.clone())
-                .context("TLS configuration")?;
-        }
+                .context("TLS configuration")?,
+            (None, _) => target,
+        };
         match tokio::time::timeout(self.flags.dial_timeout, target.connect()).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(_)) | Err(_) => Err(Failure::new(ExitCode::Error, DEADLINE_EXCEEDED).into()),
@@ -108,11 +113,17 @@ impl Session {
 }
 
 fn tls_config(flags: &GlobalFlags) -> anyhow::Result<Option<ClientTlsConfig>> {
-    if flags.cacert.is_none() && flags.cert.is_none() && flags.key.is_none() {
+    let any_file = flags.cacert.is_some() || flags.cert.is_some() || flags.key.is_some();
+    if !any_file && !flags.insecure_skip_tls_verify {
         return Ok(None);
     }
     let mut config = ClientTlsConfig::new();
-    if let Some(path) = &flags.cacert {
+    // With verification skipped there is no CA to trust (tonic refuses both).
+    if let Some(path) = flags
+        .cacert
+        .as_ref()
+        .filter(|_| !flags.insecure_skip_tls_verify)
+    {
         let pem = std::fs::read(path).with_context(|| format!("reading --cacert {path}"))?;
         config = config.ca_certificate(Certificate::from_pem(pem));
     }

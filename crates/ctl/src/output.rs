@@ -90,7 +90,8 @@ pub(crate) struct Printer {
     pub(crate) value_only: bool,
 }
 
-type Text = anyhow::Result<String>;
+/// Output bytes: keys and values are printed raw, so not always UTF-8.
+type Text = anyhow::Result<Vec<u8>>;
 
 impl Printer {
     /// A printer for `format` with no options.
@@ -112,8 +113,8 @@ impl Printer {
     pub(crate) fn get(&self, r: &RangeResponse) -> Text {
         match self.format {
             Format::Simple => Ok(simple::get(self, r)),
-            Format::Json => Ok(json::line(json::range_response(r))),
-            Format::Fields => Ok(fields::get(r)),
+            Format::Json => text(json::line(json::range_response(r))),
+            Format::Fields => text(fields::get(r)),
             Format::Table => self.unsupported(),
         }
     }
@@ -121,8 +122,8 @@ impl Printer {
     pub(crate) fn put(&self, r: &PutResponse) -> Text {
         match self.format {
             Format::Simple => Ok(simple::put(self, r)),
-            Format::Json => Ok(json::line(json::put_response(r))),
-            Format::Fields => Ok(fields::put(r)),
+            Format::Json => text(json::line(json::put_response(r))),
+            Format::Fields => text(fields::put(r)),
             Format::Table => self.unsupported(),
         }
     }
@@ -130,8 +131,8 @@ impl Printer {
     pub(crate) fn del(&self, r: &DeleteRangeResponse) -> Text {
         match self.format {
             Format::Simple => Ok(simple::del(self, r)),
-            Format::Json => Ok(json::line(json::delete_response(r))),
-            Format::Fields => Ok(fields::del(r)),
+            Format::Json => text(json::line(json::delete_response(r))),
+            Format::Fields => text(fields::del(r)),
             Format::Table => self.unsupported(),
         }
     }
@@ -139,8 +140,8 @@ impl Printer {
     pub(crate) fn txn(&self, r: &TxnResponse) -> Text {
         match self.format {
             Format::Simple => Ok(simple::txn(self, r)),
-            Format::Json => Ok(json::line(json::txn_response(r))),
-            Format::Fields => Ok(fields::txn(r)),
+            Format::Json => text(json::line(json::txn_response(r))),
+            Format::Fields => text(fields::txn(r)),
             Format::Table => self.unsupported(),
         }
     }
@@ -148,59 +149,59 @@ impl Printer {
     pub(crate) fn watch(&self, r: &WatchResponse) -> Text {
         match self.format {
             Format::Simple => Ok(simple::watch(self, r)),
-            Format::Json => Ok(json::line(json::watch_response(r))),
-            Format::Fields => Ok(fields::watch(r)),
+            Format::Json => text(json::line(json::watch_response(r))),
+            Format::Fields => text(fields::watch(r)),
             Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn grant(&self, r: &LeaseGrantResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(format!(
+            Format::Simple => text(format!(
                 "lease {:016x} granted with TTL({}s)\n",
                 r.id, r.ttl
             )),
-            Format::Json => Ok(json::line(json::lease_grant(r))),
-            Format::Fields => Ok(fields::id_ttl(r.header.as_ref(), r.id, r.ttl)),
+            Format::Json => text(json::line(json::lease_grant(r))),
+            Format::Fields => text(fields::id_ttl(r.header.as_ref(), r.id, r.ttl)),
             Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn revoke(&self, id: i64, r: &LeaseRevokeResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(format!("lease {id:016x} revoked\n")),
-            Format::Json => Ok(json::line(json::header_only(r.header.as_ref()))),
-            Format::Fields => Ok(fields::header(r.header.as_ref())),
+            Format::Simple => text(format!("lease {id:016x} revoked\n")),
+            Format::Json => text(json::line(json::header_only(r.header.as_ref()))),
+            Format::Fields => text(fields::header(r.header.as_ref())),
             Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn keep_alive(&self, r: &LeaseKeepAliveResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(format!(
+            Format::Simple => text(format!(
                 "lease {:016x} keepalived with TTL({})\n",
                 r.id, r.ttl
             )),
-            Format::Json => Ok(json::line(json::lease_keep_alive(r))),
-            Format::Fields => Ok(fields::id_ttl(r.header.as_ref(), r.id, r.ttl)),
+            Format::Json => text(json::line(json::lease_keep_alive(r))),
+            Format::Fields => text(fields::id_ttl(r.header.as_ref(), r.id, r.ttl)),
             Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn time_to_live(&self, r: &LeaseTimeToLiveResponse, keys: bool) -> Text {
         match self.format {
-            Format::Simple => Ok(simple::time_to_live(r, keys)),
-            Format::Json => Ok(json::line(json::lease_time_to_live(r))),
-            Format::Fields => Ok(fields::time_to_live(r)),
+            Format::Simple => text(simple::time_to_live(r, keys)),
+            Format::Json => text(json::line(json::lease_time_to_live(r))),
+            Format::Fields => text(fields::time_to_live(r)),
             Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn leases(&self, r: &LeaseLeasesResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(simple::leases(r)),
-            Format::Json => Ok(json::line(json::lease_leases(r))),
-            Format::Fields => Ok(fields::leases(r)),
+            Format::Simple => text(simple::leases(r)),
+            Format::Json => text(json::line(json::lease_leases(r))),
+            Format::Fields => text(fields::leases(r)),
             Format::Table => self.unsupported(),
         }
     }
@@ -208,11 +209,11 @@ impl Printer {
     pub(crate) fn member_add(&self, r: &MemberAddResponse) -> Text {
         let member_id = r.member.as_ref().map_or(0, |member| member.id);
         match self.format {
-            Format::Simple => Ok(format!(
+            Format::Simple => text(format!(
                 "Member {member_id:16x} added to cluster {:16x}\n",
                 cluster_id(r.header.as_ref())
             )),
-            Format::Json => Ok(json::line(json::member_add(r))),
+            Format::Json => text(json::line(json::member_add(r))),
             Format::Fields | Format::Table => self.unsupported(),
         }
     }
@@ -227,72 +228,77 @@ impl Printer {
         members: &[api::etcdserverpb::Member],
     ) -> Text {
         match self.format {
-            Format::Simple => Ok(format!(
+            Format::Simple => text(format!(
                 "Member {id:16x} {verb} cluster {:16x}\n",
                 cluster_id(header)
             )),
-            Format::Json => Ok(json::line(json::header_and_members(header, members))),
+            Format::Json => text(json::line(json::header_and_members(header, members))),
             Format::Fields | Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn member_list(&self, r: &MemberListResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(simple::rows(&member_rows(r))),
-            Format::Json => Ok(json::line(json::header_and_members(
+            Format::Simple => text(simple::rows(&member_rows(r))),
+            Format::Json => text(json::line(json::header_and_members(
                 r.header.as_ref(),
                 &r.members,
             ))),
-            Format::Fields => Ok(fields::member_list(r)),
-            Format::Table => Ok(table::render(&MEMBER_HEADER, &member_rows(r))),
+            Format::Fields => text(fields::member_list(r)),
+            Format::Table => text(table::render(&MEMBER_HEADER, &member_rows(r))),
         }
     }
 
     pub(crate) fn endpoint_health(&self, list: &[EndpointHealth]) -> Text {
         match self.format {
-            Format::Simple => Ok(String::new()),
-            Format::Json => Ok(json::line(json::endpoint_health(list))),
-            Format::Fields => Ok(fields::endpoint_health(list)),
-            Format::Table => Ok(table::render(&HEALTH_HEADER, &health_rows(list))),
+            Format::Simple => Ok(Vec::new()),
+            Format::Json => text(json::line(json::endpoint_health(list))),
+            Format::Fields => text(fields::endpoint_health(list)),
+            Format::Table => text(table::render(&HEALTH_HEADER, &health_rows(list))),
         }
     }
 
     pub(crate) fn endpoint_status(&self, list: &[EndpointStatus]) -> Text {
         match self.format {
-            Format::Simple => Ok(simple::rows(&status_rows(list))),
-            Format::Json => Ok(json::line(json::endpoint_status(list))),
-            Format::Fields => Ok(fields::endpoint_status(list)),
-            Format::Table => Ok(table::render(&STATUS_HEADER, &status_rows(list))),
+            Format::Simple => text(simple::rows(&status_rows(list))),
+            Format::Json => text(json::line(json::endpoint_status(list))),
+            Format::Fields => text(fields::endpoint_status(list)),
+            Format::Table => text(table::render(&STATUS_HEADER, &status_rows(list))),
         }
     }
 
     pub(crate) fn endpoint_hashkv(&self, list: &[EndpointHash]) -> Text {
         match self.format {
-            Format::Simple => Ok(simple::rows(&hash_rows(list))),
-            Format::Json => Ok(json::line(json::endpoint_hashkv(list))),
-            Format::Fields => Ok(fields::endpoint_hashkv(list)),
-            Format::Table => Ok(table::render(&HASH_HEADER, &hash_rows(list))),
+            Format::Simple => text(simple::rows(&hash_rows(list))),
+            Format::Json => text(json::line(json::endpoint_hashkv(list))),
+            Format::Fields => text(fields::endpoint_hashkv(list)),
+            Format::Table => text(table::render(&HASH_HEADER, &hash_rows(list))),
         }
     }
 
     pub(crate) fn move_leader(&self, leader: u64, target: u64, r: &MoveLeaderResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(format!(
+            Format::Simple => text(format!(
                 "Leadership transferred from {leader:x} to {target:x}\n"
             )),
-            Format::Json => Ok(json::line(json::header_only(r.header.as_ref()))),
+            Format::Json => text(json::line(json::header_only(r.header.as_ref()))),
             Format::Fields | Format::Table => self.unsupported(),
         }
     }
 
     pub(crate) fn alarm(&self, r: &AlarmResponse) -> Text {
         match self.format {
-            Format::Simple => Ok(simple::alarm(r)),
-            Format::Json => Ok(json::line(json::alarm_response(r))),
-            Format::Fields => Ok(fields::alarm(r)),
+            Format::Simple => text(simple::alarm(r)),
+            Format::Json => text(json::line(json::alarm_response(r))),
+            Format::Fields => text(fields::alarm(r)),
             Format::Table => self.unsupported(),
         }
     }
+}
+
+/// Text output as bytes.
+fn text(text: String) -> Text {
+    Ok(text.into_bytes())
 }
 
 fn cluster_id(header: Option<&ResponseHeader>) -> u64 {

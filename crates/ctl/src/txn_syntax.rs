@@ -182,13 +182,13 @@ pub(crate) fn argify(line: &str) -> Result<Vec<String>, String> {
                 scan_quoted(rest).ok_or_else(|| format!("bad quoted string in: {line}"))?;
             (String::from_utf8_lossy(&bytes).into_owned(), tail)
         } else if let Some(quoted) = rest.strip_prefix('\'') {
-            let end = quoted
-                .find('\'')
+            let (arg, tail) = quoted
+                .split_once('\'')
                 .ok_or_else(|| format!("unterminated quote in: {line}"))?;
-            (quoted[..end].to_owned(), &quoted[end + 1..])
+            (arg.to_owned(), tail)
         } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            (rest[..end].to_owned(), &rest[end..])
+            let (arg, tail) = rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
+            (arg.to_owned(), tail)
         };
         args.push(arg);
         rest = tail.trim_start();
@@ -202,15 +202,15 @@ pub(crate) fn argify(line: &str) -> Result<Vec<String>, String> {
 fn scan_quoted(text: &str) -> Option<(Vec<u8>, &str)> {
     let text = text.trim_start();
     if let Some(raw) = text.strip_prefix('`') {
-        let end = raw.find('`')?;
-        return Some((raw[..end].as_bytes().to_vec(), &raw[end + 1..]));
+        let (body, tail) = raw.split_once('`')?;
+        return Some((body.as_bytes().to_vec(), tail));
     }
     let body = text.strip_prefix('"')?;
     let mut out = Vec::new();
     let mut chars = body.char_indices();
     while let Some((index, c)) = chars.next() {
         match c {
-            '"' => return Some((out, &body[index + 1..])),
+            '"' => return Some((out, body.get(index + 1..)?)),
             '\\' => unescape(&mut chars, &mut out)?,
             c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }

@@ -19,17 +19,28 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { seeds: 100, steps: 20_000, seed: None, time_budget: None };
+    let mut args = Args {
+        seeds: 100,
+        steps: 20_000,
+        seed: None,
+        time_budget: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let n: u64 = value.parse().map_err(|_| format!("{flag}: not a number: {value}"))?;
+        let n: u64 = value
+            .parse()
+            .map_err(|_| format!("{flag}: not a number: {value}"))?;
         match flag.as_str() {
             "--seeds" => args.seeds = n,
             "--steps" => args.steps = n,
             "--seed" => args.seed = Some(n),
             "--time-budget-secs" => args.time_budget = Some(Duration::from_secs(n)),
-            _ => return Err(format!("unknown flag {flag}; flags: --seeds N --steps N --seed N --time-budget-secs N")),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag}; flags: --seeds N --steps N --seed N --time-budget-secs N"
+                ));
+            }
         }
     }
     Ok(args)
@@ -62,7 +73,10 @@ fn main() -> ExitCode {
             }
             Err(v) => {
                 eprintln!("{v}");
-                println!("seeds={} steps={steps} violations=1 failing_seed={seed}", ran + 1);
+                println!(
+                    "seeds={} steps={steps} violations=1 failing_seed={seed}",
+                    ran + 1
+                );
                 return ExitCode::FAILURE;
             }
         }

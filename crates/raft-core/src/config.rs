@@ -43,6 +43,10 @@ pub struct Config {
     /// to show that the simulator catches a broken rule. Never set this.
     #[doc(hidden)]
     pub unsafe_commit_previous_terms: bool,
+    /// Testing only: grant votes without the election restriction (the candidate's log
+    /// need not be up to date), to show that the simulator catches it. Never set this.
+    #[doc(hidden)]
+    pub unsafe_skip_election_restriction: bool,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             pre_vote: true,
             seed: 0,
             unsafe_commit_previous_terms: false,
+            unsafe_skip_election_restriction: false,
         }
     }
 }

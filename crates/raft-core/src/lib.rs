@@ -33,6 +33,12 @@
 //! state, entries after it), and set [`Config::applied`] to the index the state machine
 //! has applied; raft hands out the committed entries after it again.
 //!
+//! A new cluster bootstraps every member with the same initial membership
+//! ([`MemStorage::new_with_conf_state`]); a member joining a running cluster starts with
+//! the membership it joins (it becomes part of it when it applies its own addition), and
+//! is added as a learner first, then promoted. Configuration changes travel as
+//! [`EntryType::ConfChange`] entries whose data is [`ConfChange::encode`]d.
+//!
 //! # Example
 //!
 //! A single-member cluster that elects itself and commits a proposal:

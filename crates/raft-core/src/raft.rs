@@ -441,7 +441,9 @@ impl<S: Storage> Raft<S> {
         } else {
             MessageType::RequestVoteResponse
         };
-        if can_vote && self.log.is_up_to_date(m.index, m.log_term) {
+        let up_to_date = self.log.is_up_to_date(m.index, m.log_term)
+            || self.config.unsafe_skip_election_restriction;
+        if can_vote && up_to_date {
             // The response carries the candidate's term, so it is not ignored as stale.
             self.send(Message {
                 msg_type: resp_type,
@@ -468,6 +470,9 @@ impl<S: Storage> Raft<S> {
         self.log.check_invariants();
         if self.role == Role::Leader {
             assert_eq!(self.leader_id, self.id, "a leader leads itself");
+            for (id, p) in &self.tracker.progress {
+                assert!(p.matched < p.next, "progress of {id}: match {} >= next {}", p.matched, p.next);
+            }
         }
         if self.vote != 0 && self.role == Role::Candidate {
             assert_eq!(self.vote, self.id, "a candidate votes for itself");

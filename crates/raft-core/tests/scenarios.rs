@@ -8,6 +8,7 @@ mod scenarios {
     pub(crate) mod read_index;
     pub(crate) mod ready_contract;
     pub(crate) mod replication;
+    pub(crate) mod simulator;
     pub(crate) mod snapshot;
     pub(crate) mod storage;
     pub(crate) mod transfer;

@@ -175,7 +175,9 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The configuration from the process's arguments and environment.
     pub fn load() -> Result<ServerConfig, ConfigError> {
-        ServerConfig::load_from(std::env::args_os().collect(), &|name| std::env::var_os(name))
+        ServerConfig::load_from(std::env::args_os().collect(), &|name| {
+            std::env::var_os(name)
+        })
     }
 
     /// The configuration from `args` (`args[0]` is the program) and an environment lookup.
@@ -192,7 +194,10 @@ impl ServerConfig {
 
     /// The URLs this member advertises to peers, as strings.
     pub fn peer_url_strings(&self) -> Vec<String> {
-        self.initial_advertise_peer_urls.iter().map(Url::to_string).collect()
+        self.initial_advertise_peer_urls
+            .iter()
+            .map(Url::to_string)
+            .collect()
     }
 
     /// The election timeout in heartbeat ticks.

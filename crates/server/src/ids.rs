@@ -64,7 +64,10 @@ mod tests {
         assert_eq!(a, member_id(&urls(&["http://b:2", "http://a:1"]), "t"));
         assert_ne!(a, member_id(&urls(&["http://a:1", "http://b:2"]), "other"));
         assert_ne!(a, member_id(&urls(&["http://a:1"]), "t"));
-        assert_ne!(a, member_id_salted(&urls(&["http://a:1", "http://b:2"]), "t", Some(7)));
+        assert_ne!(
+            a,
+            member_id_salted(&urls(&["http://a:1", "http://b:2"]), "t", Some(7))
+        );
         assert_ne!(a, 0);
     }
 

@@ -4,6 +4,8 @@
 //! client-facing services ([`grpc`], [`http`]) reach it through
 //! [`backend::Backend`]; [`config`] reads etcd's flags.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod backend;
 pub mod config;
 pub mod error;

@@ -33,9 +33,14 @@ fn main() -> ExitCode {
     }
     init_tracing(&config.log_level);
     for flag in &config.ignored_flags {
-        tracing::warn!("--{flag} is accepted for compatibility with etcd and has no effect in keel");
+        tracing::warn!(
+            "--{flag} is accepted for compatibility with etcd and has no effect in keel"
+        );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("keel: cannot start the runtime: {e}");
@@ -54,15 +59,28 @@ fn main() -> ExitCode {
 
 fn init_tracing(level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(config: ServerConfig) -> anyhow::Result<()> {
-    let node = Node::start(&config).await.context("cannot start the member")?;
+    let node = Node::start(&config)
+        .await
+        .context("cannot start the member")?;
     let backend = node.backend();
     let options = grpc::ServeOptions {
-        client_urls: config.listen_client_urls.iter().map(Url::to_string).collect(),
-        metrics_urls: config.listen_metrics_urls.iter().map(Url::to_string).collect(),
+        client_urls: config
+            .listen_client_urls
+            .iter()
+            .map(Url::to_string)
+            .collect(),
+        metrics_urls: config
+            .listen_metrics_urls
+            .iter()
+            .map(Url::to_string)
+            .collect(),
         tls: grpc::ClientTls {
             cert_file: config.client_tls.cert_file.clone(),
             key_file: config.client_tls.key_file.clone(),

@@ -14,6 +14,7 @@
 
 mod apply;
 mod boot;
+mod compactor;
 mod lessor;
 mod membership;
 mod node_backend;
@@ -36,6 +37,7 @@ use raft_core::RawNode;
 use tokio::sync::mpsc;
 use transport_quic::QuicTransport;
 use transport_quic::TlsMode;
+use transport_quic::Transport;
 use transport_quic::TransportConfig;
 
 use self::apply::Applier;
@@ -85,7 +87,7 @@ impl Node {
     pub async fn start(config: &ServerConfig) -> Result<Node, NodeError> {
         let layout = Layout::new(config);
         let booted = boot::boot(config, &layout)?;
-        let (cluster_id, member_id) = (booted.cluster_id, booted.member_id);
+        let (cluster_id, member_id, booted_new) = (booted.cluster_id, booted.member_id, booted.is_new);
         let store = Arc::clone(&booted.store);
         let state = Arc::new(NodeState::new(
             cluster_id,
@@ -117,7 +119,7 @@ impl Node {
             raw,
             wal: booted.wal,
             snapshotter: booted.snapshotter,
-            transport: Arc::clone(&transport) as Arc<dyn transport_quic::Transport>,
+            transport: Arc::clone(&transport) as Arc<dyn Transport>,
             state: Arc::clone(&state),
             lessor: Arc::clone(&lessor),
             apply_tx,
@@ -141,28 +143,44 @@ impl Node {
             snapshot_index: booted.snapshot_index,
             applied_index: booted.applied,
         };
-        let threads = vec![spawn_thread("keel-raft", move || raft.run())?, spawn_thread("keel-apply", move || applier.run(apply_rx))?];
+        let threads = vec![
+            spawn_thread("keel-raft", move || raft.run())?,
+            spawn_thread("keel-apply", move || applier.run(apply_rx))?,
+        ];
         let backend = Arc::new(NodeBackend {
             state,
             cmd_tx,
-            transport: Arc::clone(&transport) as Arc<dyn transport_quic::Transport>,
+            transport: Arc::clone(&transport) as Arc<dyn Transport>,
             lessor,
             max_request_bytes: config.max_request_bytes as usize,
             request_timeout: Duration::from_secs(5) + 2 * config.election_timeout,
         });
-        let client_urls = config.advertise_client_urls.iter().map(Url::to_string).collect();
-        let tasks = vec![
+        let client_urls = config
+            .advertise_client_urls
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        let mut tasks = vec![
             tokio::spawn(lease_loop(Arc::clone(&backend))),
             tokio::spawn(publish_loop(Arc::clone(&backend), client_urls)),
         ];
+        if let Some(mode) = config.auto_compaction {
+            tasks.push(tokio::spawn(compaction_loop(Arc::clone(&backend), mode)));
+        }
         tracing::info!(
             name = %config.name,
             member_id = format!("{member_id:x}"),
             cluster_id = format!("{cluster_id:x}"),
             peer = %transport.local_addr(),
+            new = booted_new,
             "member started"
         );
-        Ok(Node { backend, transport, threads, tasks })
+        Ok(Node {
+            backend,
+            transport,
+            threads,
+            tasks,
+        })
     }
 
     /// The client services' view of the member.
@@ -205,7 +223,10 @@ impl Node {
     }
 }
 
-fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, NodeError> {
+fn spawn_thread(
+    name: &str,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, NodeError> {
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(body)
@@ -219,7 +240,10 @@ async fn start_transport(
     layout: &Layout,
     handler: Arc<PeerHandler>,
 ) -> Result<Arc<QuicTransport>, NodeError> {
-    let listen_url = config.listen_peer_urls.first().ok_or_else(|| NodeError::Transport("no --listen-peer-urls".into()))?;
+    let listen_url = config
+        .listen_peer_urls
+        .first()
+        .ok_or_else(|| NodeError::Transport("no --listen-peer-urls".into()))?;
     if config.listen_peer_urls.len() > 1 {
         tracing::warn!(url = %listen_url, "several --listen-peer-urls: keel listens on the first only");
     }
@@ -228,18 +252,30 @@ async fn start_transport(
     tcfg.election_timeout = config.election_timeout;
     tcfg.tls = match &config.peer_tls {
         PeerTls::Auto => TlsMode::Auto,
-        PeerTls::Files { cert, key, trusted_ca, client_cert_auth } => TlsMode::Files {
+        PeerTls::Files {
+            cert,
+            key,
+            trusted_ca,
+            client_cert_auth,
+        } => TlsMode::Files {
             cert: cert.clone(),
             key: key.clone(),
             trusted_ca: trusted_ca.clone(),
             client_cert_auth: *client_cert_auth,
         },
     };
-    QuicTransport::start(tcfg, handler).await.map_err(|e| NodeError::Transport(e.to_string()))
+    QuicTransport::start(tcfg, handler)
+        .await
+        .map_err(|e| NodeError::Transport(e.to_string()))
 }
 
-fn new_raw_node(config: &ServerConfig, booted: &boot::Booted) -> Result<RawNode<raft_core::MemStorage>, NodeError> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+fn new_raw_node(
+    config: &ServerConfig,
+    booted: &boot::Booted,
+) -> Result<RawNode<raft_core::MemStorage>, NodeError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let seed = booted.member_id ^ nanos ^ u64::from(std::process::id());
     let raft_config = raft_core::Config {
         id: booted.member_id,
@@ -251,8 +287,11 @@ fn new_raw_node(config: &ServerConfig, booted: &boot::Booted) -> Result<RawNode<
         seed,
         ..raft_core::Config::default()
     };
-    raft_config.validate().map_err(|e| NodeError::Raft(e.to_string()))?;
-    let mut raw = RawNode::new(&raft_config, booted.storage.clone()).map_err(|e| NodeError::Raft(e.to_string()))?;
+    raft_config
+        .validate()
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let mut raw = RawNode::new(&raft_config, booted.storage.clone())
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
     if booted.conf_state.voters == [booted.member_id] {
         // Alone: no one to wait for, lead at once.
         raw.campaign().map_err(|e| NodeError::Raft(e.to_string()))?;
@@ -284,10 +323,43 @@ async fn lease_loop(backend: Arc<NodeBackend>) {
             for checkpoints in backend.lessor.checkpoints(now) {
                 let b = Arc::clone(&backend);
                 tokio::spawn(async move {
-                    let op = mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest { checkpoints });
+                    let op = mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest {
+                        checkpoints,
+                    });
                     let _ = b.propose(Body::Write(WireOp::from(&op))).await;
                 });
             }
+        }
+    }
+}
+
+/// While this member leads: compact the store's history as `--auto-compaction-*` says.
+async fn compaction_loop(backend: Arc<NodeBackend>, mode: crate::config::AutoCompaction) {
+    let mut compactor = compactor::Compactor::new(mode);
+    let mut interval = tokio::time::interval(compactor.interval());
+    loop {
+        interval.tick().await;
+        if backend.state.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        if !backend.state.is_leader.load(Ordering::Acquire) {
+            continue;
+        }
+        let store = &backend.state.store;
+        let Some(revision) = compactor.tick(
+            Instant::now(),
+            store.current_revision(),
+            store.compacted_revision(),
+        ) else {
+            continue;
+        };
+        let op = mvcc::WriteOp::Compact(mvcc::CompactionRequest {
+            revision,
+            physical: false,
+        });
+        match backend.propose(Body::Write(WireOp::from(&op))).await {
+            Ok(_) => tracing::info!(revision, "auto compaction"),
+            Err(e) => tracing::warn!(revision, error = %e, "auto compaction failed"),
         }
     }
 }
@@ -307,5 +379,102 @@ async fn publish_loop(backend: Arc<NodeBackend>, client_urls: Vec<String>) {
             continue;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    mod serial {
+        use std::ffi::OsString;
+        use std::time::Duration;
+
+        use crate::backend::Backend;
+        use crate::config::ServerConfig;
+        use crate::node::Node;
+
+        fn config(dir: &std::path::Path) -> ServerConfig {
+            let args: Vec<OsString> = vec![
+                "keel".into(),
+                format!("--data-dir={}", dir.display()).into(),
+                "--listen-peer-urls=http://127.0.0.1:0".into(),
+                "--initial-advertise-peer-urls=http://127.0.0.1:0".into(),
+                "--heartbeat-interval=20".into(),
+                "--election-timeout=200".into(),
+            ];
+            ServerConfig::load_from(args, &|_| None).unwrap()
+        }
+
+        async fn wait_leader(node: &Node) {
+            for _ in 0..500 {
+                if node.backend().status().leader != 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("no leader");
+        }
+
+        fn put(key: &str, value: &str) -> mvcc::WriteOp {
+            mvcc::WriteOp::Put(mvcc::PutRequest {
+                key: key.into(),
+                value: value.into(),
+                ..Default::default()
+            })
+        }
+
+        fn get(node: &Node, key: &str) -> Vec<Vec<u8>> {
+            let req = mvcc::RangeRequest {
+                key: key.into(),
+                ..Default::default()
+            };
+            let resp = node.backend().store().range(&req).unwrap();
+            resp.kvs.into_iter().map(|kv| kv.value).collect()
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn single_member_applies_writes_leases_and_restarts() {
+            let dir = tempfile::tempdir().unwrap();
+            let cfg = config(dir.path());
+            let node = Node::start(&cfg).await.unwrap();
+            wait_leader(&node).await;
+            let backend = node.backend();
+            let applied = backend.write(put("k", "v1")).await.unwrap();
+            assert!(matches!(applied.response, Ok(mvcc::WriteResponse::Put(_))));
+            backend.read_barrier().await.unwrap();
+            assert_eq!(get(&node, "k"), vec![b"v1".to_vec()]);
+            let grant = mvcc::WriteOp::LeaseGrant(mvcc::LeaseGrantRequest {
+                id: 77,
+                ttl_seconds: 60,
+            });
+            assert!(backend.write(grant).await.unwrap().response.is_ok());
+            assert_eq!(backend.lease_keep_alive(77).await.unwrap(), 60);
+            assert_eq!(
+                backend
+                    .lease_time_to_live(77, false)
+                    .await
+                    .unwrap()
+                    .granted_ttl,
+                60
+            );
+            assert!(backend.lease_keep_alive(78).await.is_err());
+            node.stop().await;
+
+            let node = Node::start(&cfg).await.unwrap();
+            wait_leader(&node).await;
+            assert_eq!(
+                get(&node, "k"),
+                vec![b"v1".to_vec()],
+                "the write survives a restart"
+            );
+            let backend = node.backend();
+            backend.write(put("k", "v2")).await.unwrap();
+            assert_eq!(get(&node, "k"), vec![b"v2".to_vec()]);
+            assert!(
+                backend.lease_time_to_live(77, false).await.unwrap().ttl > 0,
+                "the lease survives"
+            );
+            assert_eq!(backend.members().len(), 1);
+            node.stop().await;
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! oracle) on free loopback ports, driven by the `etcd-client` crate, raw
 //! HTTP and the real `etcdctl`. Every test lives in a `serial` module.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "e2e/support.rs"]
 mod support;
 

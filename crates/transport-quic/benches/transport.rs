@@ -85,14 +85,19 @@ impl TcpTransport {
     async fn start(member_id: u64, handler: Arc<dyn RaftHandler>) -> (Arc<Self>, SocketAddr) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let t = Arc::new(Self { member_id, handler, peers: Mutex::new(HashMap::new()) });
+        let t = Arc::new(Self {
+            member_id,
+            handler,
+            peers: Mutex::new(HashMap::new()),
+        });
         let receiver = t.handler.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 stream.set_nodelay(true).unwrap();
                 let handler = receiver.clone();
                 tokio::spawn(async move {
-                    let mut reader = FrameReader::new(tokio::io::BufReader::new(stream), MAX_FRAME_BYTES);
+                    let mut reader =
+                        FrameReader::new(tokio::io::BufReader::new(stream), MAX_FRAME_BYTES);
                     while let Ok(Some(frame)) = reader.next().await {
                         if let Body::Messages(msgs) = frame.body {
                             msgs.into_iter().for_each(|m| handler.on_message(m));
@@ -108,7 +113,13 @@ impl TcpTransport {
 async fn tcp_pump(from: u64, to: u64, addr: SocketAddr, mut rx: mpsc::Receiver<Message>) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    frame::write(&mut stream, &Frame::hello(CLUSTER_ID, from, to, StreamKind::Messages), MAX_FRAME_BYTES).await.unwrap();
+    frame::write(
+        &mut stream,
+        &Frame::hello(CLUSTER_ID, from, to, StreamKind::Messages),
+        MAX_FRAME_BYTES,
+    )
+    .await
+    .unwrap();
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 1024).await > 0 {
         let mut rest = batch.drain(..).peekable();
@@ -119,8 +130,14 @@ async fn tcp_pump(from: u64, to: u64, addr: SocketAddr, mut rx: mpsc::Receiver<M
                 bytes += 64 + m.entries.iter().map(|e| e.data.len()).sum::<usize>();
                 group.push(m);
             }
-            let f = Frame { cluster_id: CLUSTER_ID, from, body: Body::Messages(group) };
-            frame::write(&mut stream, &f, MAX_FRAME_BYTES).await.unwrap();
+            let f = Frame {
+                cluster_id: CLUSTER_ID,
+                from,
+                body: Body::Messages(group),
+            };
+            frame::write(&mut stream, &f, MAX_FRAME_BYTES)
+                .await
+                .unwrap();
         }
     }
 }
@@ -180,12 +197,25 @@ async fn quic_pair() -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let counter = Arc::new(Counter::default());
-    let a = QuicTransport::start(TransportConfig::new(CLUSTER_ID, 1, listen, dir.path().join("a")), Arc::new(Counter::default()))
-        .await
-        .unwrap();
-    let b = QuicTransport::start(TransportConfig::new(CLUSTER_ID, 2, listen, dir.path().join("b")), counter.clone()).await.unwrap();
+    let a = QuicTransport::start(
+        TransportConfig::new(CLUSTER_ID, 1, listen, dir.path().join("a")),
+        Arc::new(Counter::default()),
+    )
+    .await
+    .unwrap();
+    let b = QuicTransport::start(
+        TransportConfig::new(CLUSTER_ID, 2, listen, dir.path().join("b")),
+        counter.clone(),
+    )
+    .await
+    .unwrap();
     a.add_peer(2, b.local_addr());
-    Pair { sender: a, counter, _keep: vec![b], _dir: dir }
+    Pair {
+        sender: a,
+        counter,
+        _keep: vec![b],
+        _dir: dir,
+    }
 }
 
 async fn tcp_pair() -> Pair {
@@ -193,12 +223,29 @@ async fn tcp_pair() -> Pair {
     let (a, _) = TcpTransport::start(1, Arc::new(Counter::default())).await;
     let (b, b_addr) = TcpTransport::start(2, counter.clone()).await;
     a.add_peer(2, b_addr);
-    Pair { sender: a, counter, _keep: vec![b], _dir: tempfile::tempdir().unwrap() }
+    Pair {
+        sender: a,
+        counter,
+        _keep: vec![b],
+        _dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 fn message(payload: &Bytes) -> Message {
-    let entry = Entry { term: 1, index: 1, data: payload.clone(), ..Entry::default() };
-    Message { msg_type: MessageType::Append, to: 2, from: 1, term: 1, entries: vec![entry], ..Message::default() }
+    let entry = Entry {
+        term: 1,
+        index: 1,
+        data: payload.clone(),
+        ..Entry::default()
+    };
+    Message {
+        msg_type: MessageType::Append,
+        to: 2,
+        from: 1,
+        term: 1,
+        entries: vec![entry],
+        ..Message::default()
+    }
 }
 
 /// Sends `n` messages and waits until all have arrived.
@@ -211,7 +258,10 @@ async fn transfer(pair: &Pair, payload: &Bytes, n: u64) {
     let mut left = n;
     while left > 0 {
         let k = left.min(SEND_CHUNK as u64);
-        pair.sender.send_wait((0..k).map(|_| message(payload)).collect()).await.unwrap();
+        pair.sender
+            .send_wait((0..k).map(|_| message(payload)).collect())
+            .await
+            .unwrap();
         left -= k;
     }
     if pair.counter.received.load(Ordering::Relaxed) < start + n {
@@ -222,22 +272,45 @@ async fn transfer(pair: &Pair, payload: &Bytes, n: u64) {
 /// This process's CPU time (user + system, all threads), from /proc.
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<u64> = after_name.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name and state.
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    // After the name come state (field 3), ..., utime (14) and stime (15), in 100 Hz ticks.
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let ticks = field(14) + field(15);
     Duration::from_millis(ticks * 10)
 }
 
 fn bench_transport(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("transport");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     for size in [100usize, 64 * 1024] {
         let payload = Bytes::from(vec![0x5a; size]);
         group.throughput(Throughput::Elements(1));
         for kind in ["quic", "tcp"] {
-            let pair = rt.block_on(async { if kind == "quic" { quic_pair().await } else { tcp_pair().await } });
+            let pair = rt.block_on(async {
+                if kind == "quic" {
+                    quic_pair().await
+                } else {
+                    tcp_pair().await
+                }
+            });
             rt.block_on(transfer(&pair, &payload, 100));
             let (mut cpu, mut wall, mut msgs) = (Duration::ZERO, Duration::ZERO, 0u64);
             group.bench_function(format!("{kind}/{size}B"), |b| {

@@ -78,7 +78,11 @@ pub fn generate_cluster_certs(dir: &Path, member_names: &[&str]) -> Result<Clust
 
 fn check_name(name: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if name.is_empty() || name.len() > MAX_MEMBER_NAME_BYTES || !name.chars().all(ok_char) || name == "ca" {
+    if name.is_empty()
+        || name.len() > MAX_MEMBER_NAME_BYTES
+        || !name.chars().all(ok_char)
+        || name == "ca"
+    {
         return Err(TransportError::InvalidConfig(format!(
             "member name {name:?}: want 1 to {MAX_MEMBER_NAME_BYTES} of [A-Za-z0-9_-], not \"ca\""
         )));
@@ -88,18 +92,31 @@ fn check_name(name: &str) -> Result<()> {
 
 fn ca_params() -> Result<CertificateParams> {
     let mut p = CertificateParams::new(Vec::new())?;
-    p.distinguished_name.push(DnType::CommonName, "keel cluster CA");
+    p.distinguished_name
+        .push(DnType::CommonName, "keel cluster CA");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     Ok(p)
 }
 
 fn member_params(name: &str) -> Result<CertificateParams> {
-    let sans = vec![name.to_owned(), "localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let sans = vec![
+        name.to_owned(),
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let mut p = CertificateParams::new(sans)?;
     p.distinguished_name.push(DnType::CommonName, name);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     Ok(p)
 }
 
@@ -144,7 +161,10 @@ mod tests {
     fn refuses_names_that_are_not_plain() {
         let dir = tempfile::tempdir().unwrap();
         for bad in ["", "../x", "a/b", "ca", "sp ace"] {
-            assert!(generate_cluster_certs(dir.path(), &[bad]).is_err(), "{bad:?}");
+            assert!(
+                generate_cluster_certs(dir.path(), &[bad]).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use raft_core::Message;
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use raft_core::Message;
 
 use crate::error::Result;
 use crate::error::TransportError;
@@ -65,9 +65,16 @@ pub struct FaultNet {
 impl FaultNet {
     /// A healthy network whose random faults follow `seed`.
     pub fn new(seed: u64) -> Arc<Self> {
-        let state =
-            NetState { rng: SmallRng::seed_from_u64(seed), cut: HashSet::new(), isolated: HashSet::new(), links: HashMap::new() };
-        Arc::new(Self { seed, state: Mutex::new(state) })
+        let state = NetState {
+            rng: SmallRng::seed_from_u64(seed),
+            cut: HashSet::new(),
+            isolated: HashSet::new(),
+            links: HashMap::new(),
+        };
+        Arc::new(Self {
+            seed,
+            state: Mutex::new(state),
+        })
     }
 
     /// The seed, for the test to print.
@@ -98,8 +105,16 @@ impl FaultNet {
 
     /// Sets random faults on the link from `from` to `to`.
     pub fn set_link(&self, from: u64, to: u64, faults: LinkFaults) {
-        assert!((0.0..=1.0).contains(&faults.drop_ratio), "drop_ratio {} outside [0, 1]", faults.drop_ratio);
-        assert!((0.0..=1.0).contains(&faults.duplicate_ratio), "duplicate_ratio {} outside [0, 1]", faults.duplicate_ratio);
+        assert!(
+            (0.0..=1.0).contains(&faults.drop_ratio),
+            "drop_ratio {} outside [0, 1]",
+            faults.drop_ratio
+        );
+        assert!(
+            (0.0..=1.0).contains(&faults.duplicate_ratio),
+            "duplicate_ratio {} outside [0, 1]",
+            faults.duplicate_ratio
+        );
         self.state().links.insert((from, to), faults);
     }
 
@@ -137,13 +152,23 @@ impl FaultNet {
             return Fate::Drop;
         }
         let Some(link) = s.links.get(&(from, to)).copied() else {
-            return Fate::Deliver { copies: 1, delay: Duration::ZERO };
+            return Fate::Deliver {
+                copies: 1,
+                delay: Duration::ZERO,
+            };
         };
         if link.drop_ratio > 0.0 && s.rng.random_bool(link.drop_ratio) {
             return Fate::Drop;
         }
-        let copies = if link.duplicate_ratio > 0.0 && s.rng.random_bool(link.duplicate_ratio) { 2 } else { 1 };
-        Fate::Deliver { copies, delay: link.delay }
+        let copies = if link.duplicate_ratio > 0.0 && s.rng.random_bool(link.duplicate_ratio) {
+            2
+        } else {
+            1
+        };
+        Fate::Deliver {
+            copies,
+            delay: link.delay,
+        }
     }
 }
 
@@ -158,14 +183,27 @@ pub struct FaultTransport {
 
 impl std::fmt::Debug for FaultTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaultTransport").field("member_id", &self.member_id).field("net", &self.net).finish()
+        f.debug_struct("FaultTransport")
+            .field("member_id", &self.member_id)
+            .field("net", &self.net)
+            .finish()
     }
 }
 
 impl FaultTransport {
     /// Wraps `inner`, the transport of `member_id`.
-    pub fn new(inner: Arc<dyn Transport>, member_id: u64, net: Arc<FaultNet>, handler: Arc<dyn RaftHandler>) -> Arc<Self> {
-        Arc::new(Self { inner, net, member_id, handler })
+    pub fn new(
+        inner: Arc<dyn Transport>,
+        member_id: u64,
+        net: Arc<FaultNet>,
+        handler: Arc<dyn RaftHandler>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            net,
+            member_id,
+            handler,
+        })
     }
 
     /// Sorts messages into those to send now and those to send later.
@@ -196,7 +234,11 @@ impl FaultTransport {
 }
 
 fn push(now: &mut Vec<Message>, later: &mut Vec<(Duration, Message)>, delay: Duration, m: Message) {
-    if delay.is_zero() { now.push(m) } else { later.push((delay, m)) }
+    if delay.is_zero() {
+        now.push(m)
+    } else {
+        later.push((delay, m))
+    }
 }
 
 impl Transport for FaultTransport {

@@ -93,8 +93,16 @@ pub enum Body {
 impl Frame {
     /// A hello frame.
     pub fn hello(cluster_id: u64, from: u64, to: u64, kind: StreamKind) -> Self {
-        let body = Body::Hello { protocol_version: PROTOCOL_VERSION, kind, to };
-        Self { cluster_id, from, body }
+        let body = Body::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            kind,
+            to,
+        };
+        Self {
+            cluster_id,
+            from,
+            body,
+        }
     }
 }
 
@@ -113,7 +121,8 @@ pub fn encode(frame: &Frame, max_frame_bytes: usize) -> Result<Vec<u8>> {
     if payload_bytes > max_frame_bytes {
         return Err(oversized(payload_bytes, max_frame_bytes));
     }
-    let len = u32::try_from(payload_bytes).map_err(|_| oversized(payload_bytes, max_frame_bytes))?;
+    let len =
+        u32::try_from(payload_bytes).map_err(|_| oversized(payload_bytes, max_frame_bytes))?;
     buf[..LEN_PREFIX_BYTES].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
 }
@@ -132,11 +141,17 @@ pub fn decode(payload: &[u8]) -> Result<Frame> {
 }
 
 fn oversized(payload_bytes: usize, max_frame_bytes: usize) -> TransportError {
-    TransportError::Frame(format!("frame of {payload_bytes} bytes exceeds the limit of {max_frame_bytes}"))
+    TransportError::Frame(format!(
+        "frame of {payload_bytes} bytes exceeds the limit of {max_frame_bytes}"
+    ))
 }
 
 /// Writes one encoded frame.
-pub async fn write<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame, max_frame_bytes: usize) -> Result<()> {
+pub async fn write<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frame: &Frame,
+    max_frame_bytes: usize,
+) -> Result<()> {
     let buf = encode(frame, max_frame_bytes)?;
     w.write_all(&buf).await?;
     Ok(())
@@ -153,7 +168,11 @@ pub struct FrameReader<R> {
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads from `inner`, accepting frames up to `max_frame_bytes`.
     pub fn new(inner: R, max_frame_bytes: usize) -> Self {
-        Self { inner, buf: Vec::new(), max_frame_bytes }
+        Self {
+            inner,
+            buf: Vec::new(),
+            max_frame_bytes,
+        }
     }
 
     /// The next frame, `None` at a clean end of stream, an error for a torn,
@@ -167,7 +186,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if filled == 0 {
                     return Ok(None);
                 }
-                return Err(TransportError::Frame("stream ended inside a length prefix".into()));
+                return Err(TransportError::Frame(
+                    "stream ended inside a length prefix".into(),
+                ));
             }
             filled += n;
         }
@@ -197,18 +218,37 @@ mod tests {
     use super::*;
 
     fn sample() -> Frame {
-        let msg = Message { to: 2, from: 1, term: 3, index: 7, ..Message::default() };
-        Frame { cluster_id: 9, from: 1, body: Body::Messages(vec![msg]) }
+        let msg = Message {
+            to: 2,
+            from: 1,
+            term: 3,
+            index: 7,
+            ..Message::default()
+        };
+        Frame {
+            cluster_id: 9,
+            from: 1,
+            body: Body::Messages(vec![msg]),
+        }
     }
 
     #[tokio::test]
     async fn frames_round_trip() {
         let mut wire = Vec::new();
         write(&mut wire, &sample(), 1 << 20).await.unwrap();
-        write(&mut wire, &Frame::hello(9, 1, 2, StreamKind::Request), 1 << 20).await.unwrap();
+        write(
+            &mut wire,
+            &Frame::hello(9, 1, 2, StreamKind::Request),
+            1 << 20,
+        )
+        .await
+        .unwrap();
         let mut r = FrameReader::new(&wire[..], 1 << 20);
         assert_eq!(r.next().await.unwrap(), Some(sample()));
-        assert_eq!(r.next().await.unwrap(), Some(Frame::hello(9, 1, 2, StreamKind::Request)));
+        assert_eq!(
+            r.next().await.unwrap(),
+            Some(Frame::hello(9, 1, 2, StreamKind::Request))
+        );
         assert_eq!(r.next().await.unwrap(), None);
     }
 

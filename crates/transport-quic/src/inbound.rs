@@ -74,21 +74,31 @@ async fn serve_uni(shared: Arc<Shared>, recv: quinn::RecvStream) {
     }
 }
 
-async fn serve_messages(shared: &Shared, reader: &mut FrameReader<quinn::RecvStream>) -> Result<()> {
+async fn serve_messages(
+    shared: &Shared,
+    reader: &mut FrameReader<quinn::RecvStream>,
+) -> Result<()> {
     let (from, kind) = shared.check_hello(reader.next().await?)?;
     if kind != StreamKind::Messages {
-        return Err(TransportError::Frame(format!("{kind:?} on a unidirectional stream")));
+        return Err(TransportError::Frame(format!(
+            "{kind:?} on a unidirectional stream"
+        )));
     }
     let counters = shared.stats.peer(from);
     while let Some(frame) = reader.next().await? {
         if frame.from != from {
-            return Err(TransportError::Frame(format!("member {from:x} sent a frame as {:x}", frame.from)));
+            return Err(TransportError::Frame(format!(
+                "member {from:x} sent a frame as {:x}",
+                frame.from
+            )));
         }
         if shared.check_sender(frame.cluster_id, frame.from).is_err() {
             continue;
         }
         let Body::Messages(msgs) = frame.body else {
-            return Err(TransportError::Frame("unexpected frame on a message stream".into()));
+            return Err(TransportError::Frame(
+                "unexpected frame on a message stream".into(),
+            ));
         };
         add(&counters.received_bytes, reader.last_frame_bytes() as u64);
         add(&counters.received_messages, msgs.len() as u64);
@@ -104,9 +114,13 @@ async fn serve_bi(shared: Arc<Shared>, mut send: quinn::SendStream, recv: quinn:
     let result = async {
         let (from, kind) = shared.check_hello(reader.next().await?)?;
         match kind {
-            StreamKind::Snapshot => snapshot_recv::receive(&shared, from, &mut reader, &mut send).await,
+            StreamKind::Snapshot => {
+                snapshot_recv::receive(&shared, from, &mut reader, &mut send).await
+            }
             StreamKind::Request => request::respond(&shared, from, &mut reader, &mut send).await,
-            StreamKind::Messages => Err(TransportError::Frame("messages on a bidirectional stream".into())),
+            StreamKind::Messages => Err(TransportError::Frame(
+                "messages on a bidirectional stream".into(),
+            )),
         }
     }
     .await;

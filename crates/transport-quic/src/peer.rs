@@ -66,16 +66,17 @@ impl Peer {
         if let Some(task) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
-        if let Ok(mut conn) = self.conn.try_lock() {
-            if let Some((_, c)) = conn.take() {
-                c.close(0u32.into(), b"peer removed");
-            }
+        if let Ok(mut conn) = self.conn.try_lock()
+            && let Some((_, c)) = conn.take()
+        {
+            c.close(0u32.into(), b"peer removed");
         }
     }
 
     /// Points the peer at a new address; the link reconnects there.
     pub(crate) fn set_addr(&self, addr: SocketAddr) {
-        self.addr.send_if_modified(|old| std::mem::replace(old, addr) != addr);
+        self.addr
+            .send_if_modified(|old| std::mem::replace(old, addr) != addr);
     }
 
     /// The peer's current address.
@@ -90,17 +91,21 @@ impl Peer {
 
     /// Queues a message, waiting for room.
     pub(crate) async fn enqueue(&self, msg: Message) -> Result<()> {
-        self.queue.send(msg).await.map_err(|_| TransportError::Shutdown)
+        self.queue
+            .send(msg)
+            .await
+            .map_err(|_| TransportError::Shutdown)
     }
 
     /// The live outgoing connection, dialing one if there is none.
     pub(crate) async fn connection(&self, shared: &Shared) -> Result<quinn::Connection> {
         let mut guard = self.conn.lock().await;
         let addr = self.addr();
-        if let Some((at, c)) = guard.as_ref() {
-            if *at == addr && c.close_reason().is_none() {
-                return Ok(c.clone());
-            }
+        if let Some((at, c)) = guard.as_ref()
+            && *at == addr
+            && c.close_reason().is_none()
+        {
+            return Ok(c.clone());
         }
         let c = shared.dial(self.id, addr).await?;
         *guard = Some((addr, c.clone()));
@@ -132,7 +137,17 @@ async fn run(shared: Arc<Shared>, peer: Arc<Peer>, mut rx: mpsc::Receiver<Messag
         match open_stream(&shared, &peer).await {
             Ok((conn, stream)) => {
                 backoff = MIN_BACKOFF;
-                match pump(&shared, &peer, &conn, stream, &mut rx, &mut addr_rx, &mut batch).await {
+                match pump(
+                    &shared,
+                    &peer,
+                    &conn,
+                    stream,
+                    &mut rx,
+                    &mut addr_rx,
+                    &mut batch,
+                )
+                .await
+                {
                     Exit::Closed => return,
                     Exit::Reconnect => continue,
                 }
@@ -150,13 +165,24 @@ async fn run(shared: Arc<Shared>, peer: Arc<Peer>, mut rx: mpsc::Receiver<Messag
     }
 }
 
-async fn open_stream(shared: &Shared, peer: &Peer) -> Result<(quinn::Connection, quinn::SendStream)> {
+async fn open_stream(
+    shared: &Shared,
+    peer: &Peer,
+) -> Result<(quinn::Connection, quinn::SendStream)> {
     let conn = peer.connection(shared).await?;
-    let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable { peer: peer.id, reason: e.to_string() };
+    let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable {
+        peer: peer.id,
+        reason: e.to_string(),
+    };
     let mut stream = conn.open_uni().await.map_err(|e| unreachable(&e))?;
     // Cannot fail on a stream just opened.
     let _ = stream.set_priority(MESSAGE_STREAM_PRIORITY);
-    let hello = Frame::hello(shared.cfg.cluster_id, shared.cfg.member_id, peer.id, StreamKind::Messages);
+    let hello = Frame::hello(
+        shared.cfg.cluster_id,
+        shared.cfg.member_id,
+        peer.id,
+        StreamKind::Messages,
+    );
     frame::write(&mut stream, &hello, shared.cfg.max_frame_bytes).await?;
     Ok((conn, stream))
 }
@@ -207,12 +233,19 @@ fn estimate_bytes(m: &Message) -> u64 {
 
 /// Writes a batch as frames of about [`BATCH_TARGET_BYTES`]. On error the
 /// unwritten messages are counted as dropped.
-async fn write_batch(shared: &Shared, peer: &Peer, stream: &mut quinn::SendStream, batch: Vec<Message>) -> Result<()> {
+async fn write_batch(
+    shared: &Shared,
+    peer: &Peer,
+    stream: &mut quinn::SendStream,
+    batch: Vec<Message>,
+) -> Result<()> {
     let mut rest = batch.into_iter().peekable();
     while rest.peek().is_some() {
         let mut group = Vec::new();
         let mut group_bytes = 0;
-        while let Some(m) = rest.next_if(|m| group.is_empty() || group_bytes + estimate_bytes(m) <= BATCH_TARGET_BYTES) {
+        while let Some(m) = rest
+            .next_if(|m| group.is_empty() || group_bytes + estimate_bytes(m) <= BATCH_TARGET_BYTES)
+        {
             group_bytes += estimate_bytes(&m);
             group.push(m);
         }
@@ -226,16 +259,31 @@ async fn write_batch(shared: &Shared, peer: &Peer, stream: &mut quinn::SendStrea
 
 /// Writes messages as one frame, or split in halves if that frame would be
 /// too large; a single message too large for any frame is dropped.
-async fn write_group(shared: &Shared, peer: &Peer, stream: &mut quinn::SendStream, group: Vec<Message>) -> Result<()> {
+async fn write_group(
+    shared: &Shared,
+    peer: &Peer,
+    stream: &mut quinn::SendStream,
+    group: Vec<Message>,
+) -> Result<()> {
     let mut pending = vec![group];
     while let Some(mut msgs) = pending.pop() {
         let count = msgs.len() as u64;
-        let frame = Frame { cluster_id: shared.cfg.cluster_id, from: shared.cfg.member_id, body: Body::Messages(msgs) };
+        let frame = Frame {
+            cluster_id: shared.cfg.cluster_id,
+            from: shared.cfg.member_id,
+            body: Body::Messages(msgs),
+        };
         match frame::encode(&frame, shared.cfg.max_frame_bytes) {
             Ok(buf) => {
                 if let Err(e) = stream.write_all(&buf).await {
-                    add(&peer.counters.dropped_messages, count + pending.iter().map(|g| g.len() as u64).sum::<u64>());
-                    return Err(TransportError::Unreachable { peer: peer.id, reason: e.to_string() });
+                    add(
+                        &peer.counters.dropped_messages,
+                        count + pending.iter().map(|g| g.len() as u64).sum::<u64>(),
+                    );
+                    return Err(TransportError::Unreachable {
+                        peer: peer.id,
+                        reason: e.to_string(),
+                    });
                 }
                 add(&peer.counters.sent_messages, count);
                 add(&peer.counters.sent_bytes, buf.len() as u64);

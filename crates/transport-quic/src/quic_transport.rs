@@ -37,10 +37,13 @@ pub struct QuicTransport {
 
 impl QuicTransport {
     /// Binds the endpoint and starts accepting peers. Must run inside a tokio runtime.
-    pub async fn start(cfg: TransportConfig, handler: Arc<dyn RaftHandler>) -> Result<Arc<QuicTransport>> {
+    pub async fn start(
+        cfg: TransportConfig,
+        handler: Arc<dyn RaftHandler>,
+    ) -> Result<Arc<QuicTransport>> {
         cfg.validate()?;
         let tls = PeerTls::load(&cfg.tls)?;
-        let endpoint = quinn::Endpoint::server(tls.server_config(&cfg)?, cfg.listen)?;
+        let endpoint = bind(&cfg, tls.server_config(&cfg)?)?;
         let local_addr = endpoint.local_addr()?;
         let client_config = tls.client_config(&cfg)?;
         info!(member = format_args!("{:x}", cfg.member_id), %local_addr, "peer transport listening");
@@ -53,7 +56,11 @@ impl QuicTransport {
             peers: Mutex::new(HashMap::new()),
         });
         let accept_task = tokio::spawn(inbound::accept_loop(shared.clone()));
-        Ok(Arc::new(QuicTransport { shared, local_addr, accept_task: Mutex::new(Some(accept_task)) }))
+        Ok(Arc::new(QuicTransport {
+            shared,
+            local_addr,
+            accept_task: Mutex::new(Some(accept_task)),
+        }))
     }
 
     /// The address the endpoint listens on.
@@ -63,16 +70,31 @@ impl QuicTransport {
 
     /// Stops every task and closes every connection; idempotent.
     pub async fn shutdown(&self) {
-        if let Some(t) = self.accept_task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(t) = self
+            .accept_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             t.abort();
         }
-        let peers: Vec<_> = self.shared.peers.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        let peers: Vec<_> = self
+            .shared
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
         for (_, p) in peers {
             p.stop();
         }
         self.shared.endpoint.close(0u32.into(), b"shutdown");
         // Give close frames a moment to leave; peers time out otherwise.
-        let _ = tokio::time::timeout(self.shared.cfg.election_timeout, self.shared.endpoint.wait_idle()).await;
+        let _ = tokio::time::timeout(
+            self.shared.cfg.election_timeout,
+            self.shared.endpoint.wait_idle(),
+        )
+        .await;
     }
 
     /// Queues messages, waiting for room in each peer's queue.
@@ -80,11 +102,29 @@ impl QuicTransport {
         for m in msgs {
             match self.shared.peer(m.to) {
                 Some(p) => p.enqueue(m).await?,
-                None => debug!(to = format_args!("{:x}", m.to), "dropped a message to an unknown peer"),
+                None => debug!(
+                    to = format_args!("{:x}", m.to),
+                    "dropped a message to an unknown peer"
+                ),
             }
         }
         Ok(())
     }
+}
+
+/// The largest UDP payload accepted: a jumbo frame's (9000 bytes less IP and
+/// UDP headers). Paths with a smaller MTU are found by quinn's discovery;
+/// receive buffers grow linearly with this.
+const MAX_UDP_PAYLOAD_BYTES: u16 = 8972;
+
+fn bind(cfg: &TransportConfig, server: quinn::ServerConfig) -> Result<quinn::Endpoint> {
+    let mut endpoint_cfg = quinn::EndpointConfig::default();
+    endpoint_cfg
+        .max_udp_payload_size(MAX_UDP_PAYLOAD_BYTES)
+        .map_err(|e| TransportError::InvalidConfig(format!("udp payload: {e}")))?;
+    let socket = std::net::UdpSocket::bind(cfg.listen)?;
+    let runtime = Arc::new(quinn::TokioRuntime);
+    Ok(quinn::Endpoint::new(endpoint_cfg, Some(server), socket, runtime)?)
 }
 
 impl Transport for QuicTransport {
@@ -92,7 +132,10 @@ impl Transport for QuicTransport {
         for m in msgs {
             let to = m.to;
             let Some(p) = self.shared.peer(to) else {
-                debug!(to = format_args!("{to:x}"), "dropped a message to an unknown peer");
+                debug!(
+                    to = format_args!("{to:x}"),
+                    "dropped a message to an unknown peer"
+                );
                 continue;
             };
             if !p.try_enqueue(m) {
@@ -110,7 +153,12 @@ impl Transport for QuicTransport {
         let to = msg.to;
         match self.shared.peer(to) {
             Some(p) => {
-                tokio::spawn(snapshot_send::send_and_report(self.shared.clone(), p, msg, data));
+                tokio::spawn(snapshot_send::send_and_report(
+                    self.shared.clone(),
+                    p,
+                    msg,
+                    data,
+                ));
             }
             None => self.shared.handler.report_snapshot(to, true),
         }
@@ -135,7 +183,12 @@ impl Transport for QuicTransport {
     }
 
     fn remove_peer(&self, id: u64) {
-        let removed = self.shared.peers.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        let removed = self
+            .shared
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         if let Some(p) = removed {
             p.stop();
         }

@@ -30,23 +30,35 @@ pub(crate) struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("cluster_id", &self.cfg.cluster_id).field("member_id", &self.cfg.member_id).finish()
+        f.debug_struct("Shared")
+            .field("cluster_id", &self.cfg.cluster_id)
+            .field("member_id", &self.cfg.member_id)
+            .finish()
     }
 }
 
 impl Shared {
     /// The peer with this id, if known.
     pub(crate) fn peer(&self, id: u64) -> Option<Arc<Peer>> {
-        self.peers.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     /// Opens a new connection to `addr`.
     pub(crate) async fn dial(&self, peer: u64, addr: SocketAddr) -> Result<quinn::Connection> {
-        let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable { peer, reason: e.to_string() };
+        let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable {
+            peer,
+            reason: e.to_string(),
+        };
         // The server name is the address, as etcd checks peer certificates
         // against the peer URL's host.
-        let connecting =
-            self.endpoint.connect_with(self.client_config.clone(), addr, &addr.ip().to_string()).map_err(|e| unreachable(&e))?;
+        let connecting = self
+            .endpoint
+            .connect_with(self.client_config.clone(), addr, &addr.ip().to_string())
+            .map_err(|e| unreachable(&e))?;
         connecting.await.map_err(|e| unreachable(&e))
     }
 
@@ -54,11 +66,25 @@ impl Shared {
     /// addressed to this member, of an expected kind, from a member not
     /// removed. Returns the sender and the stream kind.
     pub(crate) fn check_hello(&self, frame: Option<Frame>) -> Result<(u64, StreamKind)> {
-        let Some(Frame { cluster_id, from, body }) = frame else {
-            return Err(TransportError::Frame("stream ended before its hello".into()));
+        let Some(Frame {
+            cluster_id,
+            from,
+            body,
+        }) = frame
+        else {
+            return Err(TransportError::Frame(
+                "stream ended before its hello".into(),
+            ));
         };
-        let Body::Hello { protocol_version, kind, to } = body else {
-            return Err(TransportError::Frame("stream did not open with a hello".into()));
+        let Body::Hello {
+            protocol_version,
+            kind,
+            to,
+        } = body
+        else {
+            return Err(TransportError::Frame(
+                "stream did not open with a hello".into(),
+            ));
         };
         if protocol_version != PROTOCOL_VERSION {
             return Err(TransportError::Handshake(format!(
@@ -86,12 +112,19 @@ impl Shared {
                 local_cluster = format_args!("{:x}", self.cfg.cluster_id),
                 "dropped traffic from another cluster"
             );
-            return Err(TransportError::Handshake(format!("member {from:x} belongs to cluster {cluster_id:x}")));
+            return Err(TransportError::Handshake(format!(
+                "member {from:x} belongs to cluster {cluster_id:x}"
+            )));
         }
         if self.handler.is_removed(from) {
             crate::stats::add(&self.stats.removed_dropped, 1);
-            warn!(from = format_args!("{from:x}"), "dropped traffic from a removed member");
-            return Err(TransportError::Handshake(format!("member {from:x} was removed")));
+            warn!(
+                from = format_args!("{from:x}"),
+                "dropped traffic from a removed member"
+            );
+            return Err(TransportError::Handshake(format!(
+                "member {from:x} was removed"
+            )));
         }
         Ok(())
     }

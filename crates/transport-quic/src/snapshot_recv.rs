@@ -26,7 +26,9 @@ pub(crate) async fn receive(
     send: &mut quinn::SendStream,
 ) -> Result<()> {
     let Some(frame) = reader.next().await? else {
-        return Err(TransportError::Frame("snapshot stream ended before its header".into()));
+        return Err(TransportError::Frame(
+            "snapshot stream ended before its header".into(),
+        ));
     };
     check_frame(shared, from, &frame)?;
     let Body::SnapshotHeader { msg, total_bytes } = frame.body else {
@@ -38,7 +40,11 @@ pub(crate) async fn receive(
         let crc = stream_to_file(shared, from, reader, &part, total_bytes, &counters).await?;
         let path = part.with_extension("");
         tokio::fs::rename(&part, &path).await?;
-        Ok::<_, TransportError>(SnapshotData { path, size_bytes: total_bytes, crc32c: crc })
+        Ok::<_, TransportError>(SnapshotData {
+            path,
+            size_bytes: total_bytes,
+            crc32c: crc,
+        })
     }
     .await;
     let (ack, result) = match outcome {
@@ -52,7 +58,11 @@ pub(crate) async fn receive(
             (Err(e.to_string()), Err(e))
         }
     };
-    let answer = Frame { cluster_id: shared.cfg.cluster_id, from: shared.cfg.member_id, body: Body::SnapshotAck(ack) };
+    let answer = Frame {
+        cluster_id: shared.cfg.cluster_id,
+        from: shared.cfg.member_id,
+        body: Body::SnapshotAck(ack),
+    };
     frame::write(send, &answer, shared.cfg.max_frame_bytes).await?;
     let _ = send.finish();
     result
@@ -60,13 +70,19 @@ pub(crate) async fn receive(
 
 /// `<from>-<term>-<index>.snap.part` in the snapshot directory.
 fn part_path(dir: &Path, from: u64, msg: &Message) -> PathBuf {
-    let (term, index) = msg.snapshot.as_ref().map_or((0, 0), |s| (s.metadata.term, s.metadata.index));
+    let (term, index) = msg
+        .snapshot
+        .as_ref()
+        .map_or((0, 0), |s| (s.metadata.term, s.metadata.index));
     dir.join(format!("{from:016x}-{term:016x}-{index:016x}.snap.part"))
 }
 
 fn check_frame(shared: &Shared, from: u64, frame: &Frame) -> Result<()> {
     if frame.from != from {
-        return Err(TransportError::Frame(format!("member {from:x} sent a frame as {:x}", frame.from)));
+        return Err(TransportError::Frame(format!(
+            "member {from:x} sent a frame as {:x}",
+            frame.from
+        )));
     }
     shared.check_sender(frame.cluster_id, frame.from)
 }
@@ -86,14 +102,18 @@ async fn stream_to_file(
     let mut crc = 0u32;
     loop {
         let Some(frame) = reader.next().await? else {
-            return Err(TransportError::Frame(format!("snapshot ended after {received} of {total_bytes} bytes")));
+            return Err(TransportError::Frame(format!(
+                "snapshot ended after {received} of {total_bytes} bytes"
+            )));
         };
         check_frame(shared, from, &frame)?;
         match frame.body {
             Body::SnapshotChunk(chunk) => {
                 received += chunk.len() as u64;
                 if received > total_bytes {
-                    return Err(TransportError::Frame(format!("snapshot data exceeds the announced {total_bytes} bytes")));
+                    return Err(TransportError::Frame(format!(
+                        "snapshot data exceeds the announced {total_bytes} bytes"
+                    )));
                 }
                 crc = crc32c::crc32c_append(crc, &chunk);
                 file.write_all(&chunk).await?;
@@ -101,15 +121,23 @@ async fn stream_to_file(
             }
             Body::SnapshotEnd { crc32c } => {
                 if received != total_bytes {
-                    return Err(TransportError::Frame(format!("snapshot ended after {received} of {total_bytes} bytes")));
+                    return Err(TransportError::Frame(format!(
+                        "snapshot ended after {received} of {total_bytes} bytes"
+                    )));
                 }
                 if crc32c != crc {
-                    return Err(TransportError::Frame(format!("snapshot checksum {crc:08x}, sender's {crc32c:08x}")));
+                    return Err(TransportError::Frame(format!(
+                        "snapshot checksum {crc:08x}, sender's {crc32c:08x}"
+                    )));
                 }
                 file.sync_all().await?;
                 return Ok(crc);
             }
-            _ => return Err(TransportError::Frame("unexpected frame in a snapshot".into())),
+            _ => {
+                return Err(TransportError::Frame(
+                    "unexpected frame in a snapshot".into(),
+                ));
+            }
         }
     }
 }

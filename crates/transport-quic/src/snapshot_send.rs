@@ -27,11 +27,19 @@ pub(crate) const SNAPSHOT_CHUNK_BYTES: usize = 256 * 1024;
 const _: () = assert!(SNAPSHOT_CHUNK_BYTES * 2 <= crate::config::MIN_MAX_FRAME_BYTES);
 
 /// Sends the snapshot and reports the outcome to the member.
-pub(crate) async fn send_and_report(shared: Arc<Shared>, peer: Arc<Peer>, msg: Message, data: SnapshotSource) {
+pub(crate) async fn send_and_report(
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+    msg: Message,
+    data: SnapshotSource,
+) {
     let index = msg.snapshot.as_ref().map_or(0, |s| s.metadata.index);
     match send(&shared, &peer, msg, data).await {
         Ok(bytes) => {
-            info!(peer = format_args!("{:x}", peer.id), index, bytes, "sent a snapshot");
+            info!(
+                peer = format_args!("{:x}", peer.id),
+                index, bytes, "sent a snapshot"
+            );
             shared.handler.report_snapshot(peer.id, false);
         }
         Err(e) => {
@@ -68,7 +76,9 @@ impl Chunks {
     async fn next(&mut self, want: usize) -> Result<Bytes> {
         match self {
             Self::File(f, buf) => {
-                let buf = buf.get_mut(..want).ok_or_else(|| TransportError::Frame("chunk too large".into()))?;
+                let buf = buf
+                    .get_mut(..want)
+                    .ok_or_else(|| TransportError::Frame("chunk too large".into()))?;
                 f.read_exact(buf).await?;
                 Ok(Bytes::copy_from_slice(buf))
             }
@@ -83,15 +93,36 @@ impl Chunks {
 }
 
 async fn send(shared: &Shared, peer: &Peer, msg: Message, data: SnapshotSource) -> Result<u64> {
-    let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable { peer: peer.id, reason: e.to_string() };
+    let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable {
+        peer: peer.id,
+        reason: e.to_string(),
+    };
     let (mut chunks, total_bytes) = Chunks::open(data).await?;
     let conn = shared.dial(peer.id, peer.addr()).await?;
     let result = async {
         let (mut send, recv) = conn.open_bi().await.map_err(|e| unreachable(&e))?;
-        let (cluster_id, from, max) = (shared.cfg.cluster_id, shared.cfg.member_id, shared.cfg.max_frame_bytes);
-        let frame_of = |body| Frame { cluster_id, from, body };
-        frame::write(&mut send, &Frame::hello(cluster_id, from, peer.id, StreamKind::Snapshot), max).await?;
-        frame::write(&mut send, &frame_of(Body::SnapshotHeader { msg, total_bytes }), max).await?;
+        let (cluster_id, from, max) = (
+            shared.cfg.cluster_id,
+            shared.cfg.member_id,
+            shared.cfg.max_frame_bytes,
+        );
+        let frame_of = |body| Frame {
+            cluster_id,
+            from,
+            body,
+        };
+        frame::write(
+            &mut send,
+            &Frame::hello(cluster_id, from, peer.id, StreamKind::Snapshot),
+            max,
+        )
+        .await?;
+        frame::write(
+            &mut send,
+            &frame_of(Body::SnapshotHeader { msg, total_bytes }),
+            max,
+        )
+        .await?;
         let mut sent = 0u64;
         let mut crc = 0u32;
         while sent < total_bytes {
@@ -107,8 +138,13 @@ async fn send(shared: &Shared, peer: &Peer, msg: Message, data: SnapshotSource) 
         let ack = FrameReader::new(recv, max).next().await?;
         match ack.map(|f| f.body) {
             Some(Body::SnapshotAck(Ok(()))) => Ok(total_bytes),
-            Some(Body::SnapshotAck(Err(reason))) => Err(TransportError::Remote { peer: peer.id, reason }),
-            Some(_) => Err(TransportError::Frame("expected a snapshot acknowledgement".into())),
+            Some(Body::SnapshotAck(Err(reason))) => Err(TransportError::Remote {
+                peer: peer.id,
+                reason,
+            }),
+            Some(_) => Err(TransportError::Frame(
+                "expected a snapshot acknowledgement".into(),
+            )),
             None => Err(unreachable(&"the stream closed without an acknowledgement")),
         }
     }

@@ -24,6 +24,25 @@ pub enum PowerLoss {
     /// The first `n` unsynced bytes of each file survive, in write order; the rest
     /// and everything after them is lost.
     KeepPrefix(u64),
+    /// Each 512-byte sector of a file that unsynced writes changed keeps its new
+    /// or its old content, at random from `seed`, as a disk that writes sectors
+    /// back in any order; file lengths are kept.
+    RandomSectors {
+        /// Chooses the sectors kept.
+        seed: u64,
+    },
+}
+
+/// The unit a disk writes atomically.
+const SECTOR_BYTES: usize = 512;
+
+/// The next number of a splitmix64 sequence: enough randomness for choosing sectors.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The in-memory twin of [`crate::StdFs`] for tests, public so other crates' tests
@@ -204,6 +223,7 @@ impl Inode {
         let mut budget = match keep {
             PowerLoss::DropAll => 0,
             PowerLoss::KeepPrefix(n) => n,
+            PowerLoss::RandomSectors { seed } => return self.lose_sectors(seed),
         };
         let mut bytes = std::mem::take(&mut self.durable);
         for op in self.pending.drain(..) {
@@ -224,6 +244,26 @@ impl Inode {
                 }
             }
         }
+        self.current = bytes.clone();
+        self.durable = bytes;
+    }
+
+    /// Keeps each changed sector's new or old content at random; the length is kept.
+    fn lose_sectors(&mut self, seed: u64) {
+        let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+        let mut bytes = self.current.clone();
+        for (i, sector) in bytes.chunks_mut(SECTOR_BYTES).enumerate() {
+            // The sector's durable content; zeros past the durable length.
+            let mut old = vec![0; sector.len()];
+            let durable = self.durable.get(i * SECTOR_BYTES..).unwrap_or_default();
+            for (dst, src) in old.iter_mut().zip(durable) {
+                *dst = *src;
+            }
+            if *sector != old[..] && splitmix64(&mut state) & 1 == 0 {
+                sector.copy_from_slice(&old);
+            }
+        }
+        self.pending.clear();
         self.current = bytes.clone();
         self.durable = bytes;
     }

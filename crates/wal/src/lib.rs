@@ -96,6 +96,8 @@
 //!   file or whose CRC or payload is wrong with only zeros after its extent. The torn
 //!   bytes are zeroed and fsynced, with a warning. A bad record followed by more data
 //!   is damage, not a torn write (a save is one record), and is refused.
+//!   (Damage to the very last record is indistinguishable from a torn write and is
+//!   repaired as one, as in etcd; every earlier record is protected.)
 //!
 //! # Release
 //!
@@ -114,13 +116,27 @@
 //! ([`valid_snapshot_entries`]), skipping a corrupt one with a warning; if one was
 //! skipped and no older one is usable, it fails naming the file.
 //!
+//! # Start-up and snapshots, for the server
+//!
+//! 1. `let markers = valid_snapshot_entries(&wal_dir)?;`
+//! 2. `let snap = snapshotter.load_newest_available(&markers)?;`
+//! 3. `Wal::open(&wal_dir, from, opts)` with `from` the snapshot's index and term
+//!    (`WalSnapshot::default()` if there is none), then restore raft from the
+//!    snapshot, the hard state and the entries.
+//!
+//! To record a snapshot (taken locally, or received in a `Ready`): write the file
+//! with [`Snapshotter::save`], then the marker with [`Wal::save_snapshot`], both
+//! before [`Wal::save`] of entries that follow it; once the store is durable to the
+//! snapshot's index, [`Wal::release_to`] it.
+//!
 //! # Directory lock and file access
 //!
 //! An open [`Wal`] holds a [`DirLock`] (an exclusive `flock` of `LOCK` in its
 //! directory), so two processes never append to one log. All file access goes
 //! through the [`FileSystem`] trait: [`StdFs`] for real, and [`FaultFs`], an
-//! in-memory twin that keeps unsynced writes apart, drops all or a prefix of them at
-//! a simulated power cut, and injects short writes and fsync errors.
+//! in-memory twin that keeps unsynced writes apart, drops all or a prefix of them
+//! (or a random subset of their sectors) at a simulated power cut, and injects
+//! short writes and fsync errors.
 //!
 //! # Example
 //!

@@ -77,6 +77,12 @@ pub struct Wal {
     failed: Option<String>,
 }
 
+// The server moves the log into its raft thread.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Wal>();
+};
+
 /// A segment just written by [`write_segment`].
 struct NewSegment {
     file: Box<dyn WalFile>,
@@ -163,14 +169,7 @@ impl Wal {
             .open_write(&path)
             .map_err(|e| Error::io("open", &path, e))?;
         if let Some(torn_end) = tail.torn_end {
-            tracing::warn!(file = %path.display(), offset = tail.end, bytes = torn_end - tail.end, "repairing a torn tail");
-            let zeros = vec![0; usize::try_from(torn_end - tail.end).unwrap_or(0)];
-            file.write_at(tail.end, &zeros)
-                .map_err(|e| Error::io("write", &path, e))?;
-            file.sync_data().map_err(|e| Error::FsyncFailed {
-                file: path.clone(),
-                source: e,
-            })?;
+            repair(file.as_mut(), &path, tail.end, torn_end)?;
         }
         let wal = Wal {
             fs,
@@ -407,6 +406,18 @@ impl Wal {
         self.failed.get_or_insert_with(|| e.to_string());
         e
     }
+}
+
+/// Zeroes the torn bytes `[end, torn_end)` of the last segment, durably.
+fn repair(file: &mut dyn WalFile, path: &Path, end: u64, torn_end: u64) -> Result<()> {
+    tracing::warn!(file = %path.display(), offset = end, bytes = torn_end - end, "repairing a torn tail");
+    let zeros = vec![0; usize::try_from(torn_end - end).unwrap_or(0)];
+    file.write_at(end, &zeros)
+        .map_err(|e| Error::io("write", path, e))?;
+    file.sync_data().map_err(|e| Error::FsyncFailed {
+        file: path.into(),
+        source: e,
+    })
 }
 
 /// Writes a segment with `head` records durably: as a temp file, preallocated,

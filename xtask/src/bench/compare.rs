@@ -111,7 +111,7 @@ pub(crate) fn run(args: &CompareArgs) -> anyhow::Result<()> {
     let check_perf = if args.quick || args.skip_check_perf {
         Vec::new()
     } else {
-        check_perf_all(args, &binaries)?
+        check_perf_all(args, &out, &binaries)?
     };
     let names: Vec<&str> = workloads.iter().map(|w| w.name).collect();
     let rows = results::rows(&runs, &names);
@@ -148,17 +148,18 @@ struct RoundCtx<'a> {
     round: u32,
 }
 
-impl RoundCtx<'_> {
-    fn spec(&self, server: Server) -> ClusterSpec {
-        ClusterSpec {
-            server,
-            nodes: 3,
-            base_port: self.args.base_port,
-            dir: self.out.join("data").join(server.name()),
-            extra_flags: vec!["--log-level=warn".to_string()],
-        }
+/// The three-member cluster of `server` that the comparison starts.
+fn cluster_spec(args: &CompareArgs, out: &Path, server: Server) -> ClusterSpec {
+    ClusterSpec {
+        server,
+        nodes: 3,
+        base_port: args.base_port,
+        dir: out.join("data").join(server.name()),
+        extra_flags: vec!["--log-level=warn".to_string()],
     }
+}
 
+impl RoundCtx<'_> {
     /// Starts a fresh cluster of `server`, runs every workload, stops it.
     fn run_server(
         &self,
@@ -167,7 +168,7 @@ impl RoundCtx<'_> {
         workloads: &[&Workload],
     ) -> anyhow::Result<Vec<Run>> {
         eprintln!("xtask: round {} against {}", self.round, server.name());
-        let mut cluster = RunningCluster::start(self.spec(server), binary)?;
+        let mut cluster = RunningCluster::start(cluster_spec(self.args, self.out, server), binary)?;
         let mut runs = Vec::new();
         let ready = cluster
             .wait_ready()
@@ -275,18 +276,12 @@ fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> anyhow::Result<()> 
 
 fn check_perf_all(
     args: &CompareArgs,
+    out: &Path,
     binaries: &[(Server, PathBuf)],
 ) -> anyhow::Result<Vec<CheckPerf>> {
-    let out = workspace::root().join("target").join("bench");
     let mut outcomes = Vec::new();
     for (server, binary) in binaries {
-        let ctx = RoundCtx {
-            args,
-            bench: Path::new(""),
-            out: &out,
-            round: 0,
-        };
-        let mut cluster = RunningCluster::start(ctx.spec(*server), binary)?;
+        let mut cluster = RunningCluster::start(cluster_spec(args, out, *server), binary)?;
         let outcome = match cluster.wait_ready() {
             Ok(()) => check_perf::run(server.name(), &cluster.spec.endpoints()),
             Err(e) => CheckPerf {

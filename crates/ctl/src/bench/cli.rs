@@ -35,7 +35,12 @@ pub(crate) struct Cli {
 pub(crate) struct Global {
     /// Comma-separated gRPC endpoints (`host:port` or `http://host:port`);
     /// connection i goes to endpoint i modulo their number.
-    #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "127.0.0.1:2379"
+    )]
     pub(crate) endpoints: Vec<String>,
     /// Total number of gRPC connections.
     #[arg(long, global = true, default_value_t = 1)]
@@ -242,7 +247,12 @@ impl WatchArgs {
     fn validate(&self) -> anyhow::Result<()> {
         check_range("--streams", self.streams, 1, MAX_WATCHERS)?;
         check_range("--watch-per-stream", self.watch_per_stream, 1, MAX_WATCHERS)?;
-        check_range("watchers (streams x watch-per-stream)", self.watchers(), 1, MAX_WATCHERS)?;
+        check_range(
+            "watchers (streams x watch-per-stream)",
+            self.watchers(),
+            1,
+            MAX_WATCHERS,
+        )?;
         check_range("--key-size", self.key_size, 1, MAX_ITEM_BYTES)?;
         check_range("--val-size", self.val_size, 8, MAX_ITEM_BYTES)?;
         if self.put_total == 0 {
@@ -276,8 +286,13 @@ mod tests {
         assert_eq!(cli.global.endpoints, vec!["127.0.0.1:2379"]);
         assert_eq!((cli.global.conns, cli.global.clients), (1, 1));
         assert_eq!((cli.global.total, cli.global.rate), (10_000, 0));
-        let Workload::Put(p) = cli.command else { panic!("not put") };
-        assert_eq!((p.keys.key_size, p.keys.val_size, p.keys.key_space_size), (8, 8, 1));
+        let Workload::Put(p) = cli.command else {
+            panic!("not put")
+        };
+        assert_eq!(
+            (p.keys.key_size, p.keys.val_size, p.keys.key_space_size),
+            (8, 8, 1)
+        );
         assert!(!p.keys.sequential_keys);
     }
 
@@ -295,8 +310,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.global.endpoints, vec!["a:1", "http://b:2"]);
-        assert_eq!((cli.global.conns, cli.global.clients, cli.global.total), (10, 100, 5));
-        let Workload::Put(p) = cli.command else { panic!("not put") };
+        assert_eq!(
+            (cli.global.conns, cli.global.clients, cli.global.total),
+            (10, 100, 5)
+        );
+        let Workload::Put(p) = cli.command else {
+            panic!("not put")
+        };
         assert_eq!(p.keys.val_size, 256);
         assert!(p.keys.sequential_keys);
     }
@@ -304,18 +324,30 @@ mod tests {
     #[test]
     fn range_takes_key_end_consistency_and_limit() {
         let cli = parse(&["range", "a", "z", "--consistency", "s", "--limit", "3"]).unwrap();
-        let Workload::Range(r) = cli.command else { panic!("not range") };
+        let Workload::Range(r) = cli.command else {
+            panic!("not range")
+        };
         assert_eq!((r.key.as_str(), r.end.as_deref()), ("a", Some("z")));
         assert_eq!((r.consistency, r.limit), (Consistency::S, 3));
         let cli = parse(&["range", "foo"]).unwrap();
-        let Workload::Range(r) = cli.command else { panic!("not range") };
+        let Workload::Range(r) = cli.command else {
+            panic!("not range")
+        };
         assert_eq!((r.end, r.consistency), (None, Consistency::L));
     }
 
     #[test]
     fn watch_and_lease_parse() {
-        let cli = parse(&["watch", "--streams=100", "--watch-per-stream=100", "--put-total=7"]).unwrap();
-        let Workload::Watch(w) = cli.command else { panic!("not watch") };
+        let cli = parse(&[
+            "watch",
+            "--streams=100",
+            "--watch-per-stream=100",
+            "--put-total=7",
+        ])
+        .unwrap();
+        let Workload::Watch(w) = cli.command else {
+            panic!("not watch")
+        };
         assert_eq!((w.watchers(), w.put_total), (10_000, 7));
         let cli = parse(&["lease-keepalive", "--clients=3"]).unwrap();
         assert_eq!(cli.command.name(), "lease-keepalive");

@@ -10,8 +10,13 @@ use crate::cli::Global;
 /// the number of endpoints, so load spreads over the members as etcd's
 /// round-robin balancer spreads it.
 pub(crate) async fn open(global: &Global) -> anyhow::Result<Vec<Channel>> {
-    let endpoints: Vec<String> =
-        global.endpoints.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).map(url).collect();
+    let endpoints: Vec<String> = global
+        .endpoints
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+        .map(url)
+        .collect();
     let mut conns = Vec::with_capacity(global.conns);
     for i in 0..global.conns {
         let url = &endpoints[i % endpoints.len()];
@@ -19,7 +24,10 @@ pub(crate) async fn open(global: &Global) -> anyhow::Result<Vec<Channel>> {
             .with_context(|| format!("bad endpoint {url}"))?
             .connect_timeout(global.dial_timeout())
             .tcp_nodelay(true);
-        let channel = endpoint.connect().await.with_context(|| format!("connecting to {url}"))?;
+        let channel = endpoint
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
         conns.push(channel);
     }
     Ok(conns)
@@ -27,7 +35,11 @@ pub(crate) async fn open(global: &Global) -> anyhow::Result<Vec<Channel>> {
 
 /// An endpoint as a URL: `host:port` becomes `http://host:port`.
 pub(crate) fn url(endpoint: &str) -> String {
-    if endpoint.contains("://") { endpoint.to_string() } else { format!("http://{endpoint}") }
+    if endpoint.contains("://") {
+        endpoint.to_string()
+    } else {
+        format!("http://{endpoint}")
+    }
 }
 
 /// The connection client `i` uses.

@@ -22,7 +22,12 @@ impl KeyChooser {
     /// A chooser for one client; `seed` makes the random sequence repeatable.
     pub(crate) fn new(key_size: usize, key_space_size: u64, sequential: bool, seed: u64) -> Self {
         assert!(key_space_size > 0, "validated by the command line");
-        Self { key_size, key_space_size, sequential, rng: SmallRng::seed_from_u64(seed) }
+        Self {
+            key_size,
+            key_space_size,
+            sequential,
+            rng: SmallRng::seed_from_u64(seed),
+        }
     }
 
     /// The key number for request `seq` of the run.

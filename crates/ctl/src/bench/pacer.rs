@@ -20,7 +20,11 @@ impl Pacer {
     /// A pacer for `rate` requests per second; 0 is no limit.
     pub(crate) fn new(rate: u64) -> Self {
         let interval = (rate > 0).then(|| Duration::from_secs_f64(1.0 / rate as f64));
-        Self { start: Instant::now(), interval, next_slot: AtomicU64::new(0) }
+        Self {
+            start: Instant::now(),
+            interval,
+            next_slot: AtomicU64::new(0),
+        }
     }
 
     /// The time the next request may start (now, without a limit).

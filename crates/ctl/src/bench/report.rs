@@ -59,7 +59,7 @@ fn histogram_text(out: &mut String, s: &Summary) {
     out.push_str("\nResponse time histogram:\n");
     let max = s.histogram.iter().map(|b| b.count).max().unwrap_or(0);
     for b in &s.histogram {
-        let len = if max > 0 { b.count * BAR_MAX_CHARS / max } else { 0 };
+        let len = (b.count * BAR_MAX_CHARS).checked_div(max).unwrap_or(0);
         let bar: String = std::iter::repeat_n(BAR, len as usize).collect();
         let _ = writeln!(out, "  {:.4} [{}]\t|{bar}", b.le_secs, b.count);
     }
@@ -94,14 +94,23 @@ mod tests {
         assert!(t.starts_with("\nSummary:\n  Total:\t4.0000 secs.\n"), "{t}");
         assert!(t.contains("  Fastest:\t0.0010 secs.\n"), "{t}");
         assert!(t.contains("  Requests/sec:\t10.0000\n"), "{t}");
-        assert!(t.contains("\nResponse time histogram:\n  0.0010 [30]\t|"), "{t}");
+        assert!(
+            t.contains("\nResponse time histogram:\n  0.0010 [30]\t|"),
+            "{t}"
+        );
         let full_bar: String = std::iter::repeat_n(BAR, 40).collect();
         assert!(t.contains(&format!("[30]\t|{full_bar}\n")), "{t}");
         let third_bar: String = std::iter::repeat_n(BAR, 13).collect();
         assert!(t.contains(&format!("[10]\t|{third_bar}\n")), "{t}");
-        assert!(t.contains("\nLatency distribution:\n  10% in 1.000 ms.\n"), "{t}");
+        assert!(
+            t.contains("\nLatency distribution:\n  10% in 1.000 ms.\n"),
+            "{t}"
+        );
         assert!(t.contains("  99.9% in 3.00"), "{t}");
-        assert!(t.ends_with("\nError distribution:\n  [1]\tetcdserver: request timed out\n"), "{t}");
+        assert!(
+            t.ends_with("\nError distribution:\n  [1]\tetcdserver: request timed out\n"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -61,22 +61,36 @@ pub(crate) async fn run<O: Op>(op: O, global: &Global) -> anyhow::Result<(Record
             .with_context(|| format!("preparing client {task}"))?;
         clients.push(client);
     }
+    Ok(drive(op, clients, global.total, global.rate).await)
+}
+
+/// Runs prepared `clients` until `total` requests are issued, at most `rate`
+/// per second (0 is no limit); returns what was recorded and the time taken.
+pub(crate) async fn drive<O: Op>(
+    op: Arc<O>,
+    clients: Vec<O::Client>,
+    total: u64,
+    rate: u64,
+) -> (Recorder, Duration) {
     let recorder = Arc::new(SharedRecorder::new(RECORDER_SHARDS));
     let issued = Arc::new(AtomicU64::new(0));
-    let pacer = Arc::new(Pacer::new(global.rate));
-    let total = global.total;
+    let pacer = Arc::new(Pacer::new(rate));
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (task, client) in clients.into_iter().enumerate() {
-        let (op, recorder, issued, pacer) = (op.clone(), recorder.clone(), issued.clone(), pacer.clone());
+        let (op, recorder) = (op.clone(), recorder.clone());
+        let (issued, pacer) = (issued.clone(), pacer.clone());
         tasks.spawn(async move {
             client_loop(&*op, client, task, total, &issued, &pacer, &recorder).await;
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        joined.context("a client task failed")?;
+        if let Err(e) = joined {
+            // A client task only ends abnormally if it panicked: count it.
+            recorder.with(0, |r| r.error(&format!("client task failed: {e}")));
+        }
     }
-    Ok((recorder.merged(), start.elapsed()))
+    (recorder.merged(), start.elapsed())
 }
 
 async fn client_loop<O: Op>(
@@ -101,5 +115,56 @@ async fn client_loop<O: Op>(
             Ok(()) => recorder.with(task, |r| r.success(latency)),
             Err(status) => recorder.with(task, |r| r.error(&error_message(&status))),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Succeeds except on every fourth request, and remembers what it saw.
+    struct Fake {
+        seen: Mutex<Vec<(usize, u64)>>,
+    }
+
+    impl Op for Fake {
+        type Client = usize;
+
+        async fn connect(&self, task: usize, _channel: Channel) -> Result<usize, tonic::Status> {
+            Ok(task)
+        }
+
+        async fn call(&self, client: &mut usize, seq: u64) -> Result<(), tonic::Status> {
+            self.seen.lock().unwrap().push((*client, seq));
+            tokio::task::yield_now().await;
+            if seq % 4 == 0 {
+                Err(tonic::Status::unavailable("down"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clients_share_exactly_total_requests() {
+        let op = Arc::new(Fake {
+            seen: Mutex::new(Vec::new()),
+        });
+        let (rec, _) = drive(op.clone(), (0..7).collect(), 100, 0).await;
+        let mut seqs: Vec<u64> = op.seen.lock().unwrap().iter().map(|&(_, s)| s).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..100).collect::<Vec<u64>>());
+        let summary = crate::stats::Summary::new(&rec, Duration::from_secs(1));
+        assert_eq!((summary.requests, summary.errors), (75, 25));
+        assert_eq!(
+            summary.error_distribution.get("Unavailable: down"),
+            Some(&25)
+        );
+        let clients: std::collections::BTreeSet<usize> =
+            op.seen.lock().unwrap().iter().map(|&(c, _)| c).collect();
+        assert!(clients.iter().all(|&c| c < 7));
     }
 }

@@ -48,13 +48,19 @@ impl Recorder {
             Ok(h) => h,
             Err(e) => unreachable!("constant histogram bounds are valid: {e:?}"),
         };
-        Self { latencies, errors: BTreeMap::new() }
+        Self {
+            latencies,
+            errors: BTreeMap::new(),
+        }
     }
 
     /// Records one successful request that took `latency`.
     pub(crate) fn success(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.latencies.saturating_record(micros.min(MAX_LATENCY_MICROS));
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.latencies
+            .saturating_record(micros.min(MAX_LATENCY_MICROS));
     }
 
     /// Records one failed request by its error message.
@@ -87,6 +93,7 @@ impl Recorder {
     }
 
     /// The number of successful requests.
+    #[cfg(test)]
     pub(crate) fn successes(&self) -> u64 {
         self.latencies.len()
     }
@@ -107,7 +114,11 @@ pub(crate) struct SharedRecorder {
 impl SharedRecorder {
     /// `shards` recorders (at least one).
     pub(crate) fn new(shards: usize) -> Self {
-        Self { shards: (0..shards.max(1)).map(|_| Mutex::new(Recorder::new())).collect() }
+        Self {
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Recorder::new()))
+                .collect(),
+        }
     }
 
     /// Runs `f` on the shard of task `task`.
@@ -187,14 +198,21 @@ impl Summary {
             total_secs,
             requests,
             errors: rec.failures(),
-            requests_per_sec: if total_secs > 0.0 { requests as f64 / total_secs } else { 0.0 },
+            requests_per_sec: if total_secs > 0.0 {
+                requests as f64 / total_secs
+            } else {
+                0.0
+            },
             fastest_secs: secs(h.min() as f64),
             slowest_secs: secs(h.highest_equivalent(h.max()) as f64),
             average_secs: secs(h.mean()),
             stddev_secs: secs(h.stdev()),
             percentiles: PERCENTILES
                 .iter()
-                .map(|&p| Percentile { percent: p, secs: secs(h.value_at_percentile(p) as f64) })
+                .map(|&p| Percentile {
+                    percent: p,
+                    secs: secs(h.value_at_percentile(p) as f64),
+                })
                 .collect(),
             histogram: if empty { Vec::new() } else { histogram(h) },
             error_distribution: rec.errors.clone(),
@@ -202,8 +220,12 @@ impl Summary {
     }
 
     /// The latency at percentile `percent`, if it is one of [`PERCENTILES`].
+    #[cfg(test)]
     pub(crate) fn percentile_secs(&self, percent: f64) -> Option<f64> {
-        self.percentiles.iter().find(|p| p.percent == percent).map(|p| p.secs)
+        self.percentiles
+            .iter()
+            .find(|p| p.percent == percent)
+            .map(|p| p.secs)
     }
 }
 
@@ -214,13 +236,18 @@ fn histogram(h: &Histogram<u64>) -> Vec<Bucket> {
     let fastest = h.min() as f64;
     let slowest = h.highest_equivalent(h.max()) as f64;
     let width = (slowest - fastest) / HISTOGRAM_BUCKETS as f64;
-    let mut bounds: Vec<f64> = (0..HISTOGRAM_BUCKETS).map(|i| fastest + width * i as f64).collect();
+    let mut bounds: Vec<f64> = (0..HISTOGRAM_BUCKETS)
+        .map(|i| fastest + width * i as f64)
+        .collect();
     bounds.push(slowest);
     let mut counts = vec![0u64; bounds.len()];
     for v in h.iter_recorded() {
         // Each recorded bucket stands for values from its lowest equivalent.
         let value = h.lowest_equivalent(v.value_iterated_to()) as f64;
-        let i = bounds.iter().position(|&b| value <= b).unwrap_or(bounds.len() - 1);
+        let i = bounds
+            .iter()
+            .position(|&b| value <= b)
+            .unwrap_or(bounds.len() - 1);
         if let Some(c) = counts.get_mut(i) {
             *c += v.count_at_value();
         }
@@ -228,7 +255,10 @@ fn histogram(h: &Histogram<u64>) -> Vec<Bucket> {
     bounds
         .into_iter()
         .zip(counts)
-        .map(|(b, count)| Bucket { le_secs: b / 1e6, count })
+        .map(|(b, count)| Bucket {
+            le_secs: b / 1e6,
+            count,
+        })
         .collect()
 }
 
@@ -261,11 +291,14 @@ mod tests {
         assert!(close(s.percentile_secs(50.0).unwrap(), 0.050));
         assert!(close(s.percentile_secs(99.0).unwrap(), 0.099));
         assert!(close(s.percentile_secs(10.0).unwrap(), 0.010));
-        assert_eq!(s.error_distribution.get("etcdserver: too many requests"), Some(&2));
+        assert_eq!(
+            s.error_distribution.get("etcdserver: too many requests"),
+            Some(&2)
+        );
     }
 
     #[test]
-    fn histogram_has_elevens_bars_covering_every_request() {
+    fn histogram_has_eleven_bars_covering_every_request() {
         let mut r = Recorder::new();
         for i in 0..1000 {
             r.success(Duration::from_micros(1000 + i * 10));
@@ -284,7 +317,10 @@ mod tests {
     #[test]
     fn empty_run_reports_zeros() {
         let s = Summary::new(&Recorder::new(), Duration::from_secs(1));
-        assert_eq!((s.requests, s.requests_per_sec, s.slowest_secs), (0, 0.0, 0.0));
+        assert_eq!(
+            (s.requests, s.requests_per_sec, s.slowest_secs),
+            (0, 0.0, 0.0)
+        );
         assert!(s.histogram.is_empty());
     }
 

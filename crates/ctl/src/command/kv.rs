@@ -113,7 +113,7 @@ const PUT_NEEDS_ARGS: &str = "put command needs 1 argument and input from stdin 
 /// key is given.
 pub(crate) fn put_request(
     args: &PutArgs,
-    stdin: impl FnOnce() -> Option<String>,
+    stdin: impl FnOnce() -> Option<Vec<u8>>,
 ) -> anyhow::Result<PutRequest> {
     let Some(key) = args.args.first() else {
         return Err(Failure::bad_args(PUT_NEEDS_ARGS));
@@ -124,10 +124,10 @@ pub(crate) fn put_request(
         ));
     }
     let value = if args.ignore_value {
-        String::new()
+        Vec::new()
     } else {
         match args.args.get(1) {
-            Some(value) => value.clone(),
+            Some(value) => value.as_bytes().to_vec(),
             None => stdin()
                 .filter(|text| !text.is_empty())
                 .ok_or_else(|| Failure::bad_args(PUT_NEEDS_ARGS))?,
@@ -136,7 +136,7 @@ pub(crate) fn put_request(
     let lease = super::parse_hex_i64(&args.lease, "lease ID")?;
     Ok(PutRequest {
         key: key.as_bytes().to_vec(),
-        value: value.into_bytes(),
+        value,
         lease,
         prev_kv: args.prev_kv,
         ignore_value: args.ignore_value,
@@ -170,10 +170,11 @@ pub(crate) fn delete_request(args: &DelArgs) -> anyhow::Result<DeleteRangeReques
     })
 }
 
-fn read_stdin() -> Option<String> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).ok()?;
-    Some(text)
+/// All of stdin, as bytes: a value piped in may be binary.
+fn read_stdin() -> Option<Vec<u8>> {
+    let mut value = Vec::new();
+    std::io::stdin().read_to_end(&mut value).ok()?;
+    Some(value)
 }
 
 /// `get`.
@@ -232,7 +233,7 @@ pub(crate) async fn compaction(session: &Session, args: &CompactionArgs) -> anyh
             physical: args.physical,
         }))
         .await?;
-    emit(&format!("compacted revision {revision}\n"))
+    emit(format!("compacted revision {revision}\n"))
 }
 
 #[cfg(test)]
@@ -299,7 +300,7 @@ mod tests {
             lease: "1f".into(),
             ..Default::default()
         };
-        let request = put_request(&args, || Some("from stdin".into())).unwrap();
+        let request = put_request(&args, || Some(b"from stdin".to_vec())).unwrap();
         assert_eq!(request.value, b"from stdin");
         assert_eq!(request.lease, 0x1f);
         assert!(put_request(&args, || None).is_err());

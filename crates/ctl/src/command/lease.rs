@@ -129,7 +129,7 @@ async fn keep_alive(session: &Session, id: i64, once: bool) -> anyhow::Result<()
             .map_err(|_| closed())?;
     }
     if printer.format == Format::Simple {
-        emit(&format!("lease {id:016x} expired or revoked.\n"))?;
+        emit(format!("lease {id:016x} expired or revoked.\n"))?;
     }
     Ok(())
 }

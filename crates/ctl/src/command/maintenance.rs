@@ -17,7 +17,6 @@ use sha2::Digest;
 use sha2::Sha256;
 
 use super::emit;
-use super::parse_member_id;
 use crate::cli::AlarmCommand;
 use crate::cli::ClusterFlag;
 use crate::cli::MoveLeaderArgs;
@@ -28,6 +27,7 @@ use crate::failure::ExitCode;
 use crate::failure::Failure;
 use crate::go_fmt::format_duration;
 use crate::go_fmt::humanize_bytes;
+use crate::go_fmt::quote;
 
 /// Length of the sha256 the server appends to a snapshot.
 const SHA256_BYTES: usize = 32;
@@ -87,7 +87,7 @@ pub(crate) async fn snapshot(session: &Session, command: &SnapshotCommand) -> an
         humanize_bytes(u64::try_from(data.len()).unwrap_or(u64::MAX)),
         format_duration(started.elapsed())
     );
-    emit(&format!("Snapshot saved at {path}\n"))
+    emit(format!("Snapshot saved at {path}\n"))
 }
 
 /// `defrag [--cluster]`.
@@ -99,7 +99,7 @@ pub(crate) async fn defrag(session: &Session, cluster: ClusterFlag) -> anyhow::R
             session.call(client.defragment(DefragmentRequest {})).await
         };
         match outcome.await {
-            Ok(_) => emit(&format!("Finished defragmenting etcd member[{endpoint}]\n"))?,
+            Ok(_) => emit(format!("Finished defragmenting etcd member[{endpoint}]\n"))?,
             Err(error) => {
                 eprintln!("Failed to defragment etcd member[{endpoint}] ({error})");
                 failures += 1;
@@ -118,7 +118,12 @@ pub(crate) async fn move_leader(session: &Session, args: &MoveLeaderArgs) -> any
     let [target] = args.args.as_slice() else {
         return Err(Failure::bad_args("move-leader command needs 1 argument"));
     };
-    let target = parse_member_id(target)?;
+    let target = u64::from_str_radix(target, 16).map_err(|_| {
+        Failure::bad_args(format!(
+            "strconv.ParseUint: parsing {}: invalid syntax",
+            quote(target.as_bytes())
+        ))
+    })?;
     for endpoint in &session.flags.endpoints {
         let mut client = MaintenanceClient::new(session.channel_to(endpoint).await?);
         let status = session.call(client.status(StatusRequest {})).await?;

@@ -97,7 +97,7 @@ pub(crate) async fn member(session: &Session, command: &MemberCommand) -> anyhow
             let response = session.call(client.member_add(request)).await?;
             emit(&printer.member_add(&response)?)?;
             if printer.format == Format::Simple {
-                emit(&new_member_environment(name, urls, &response))?;
+                emit(new_member_environment(name, urls, &response))?;
             }
             Ok(())
         }

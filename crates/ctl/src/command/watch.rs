@@ -1,11 +1,16 @@
 //! `watch`: prints events as they come until interrupted or cancelled.
 
+use std::collections::HashMap;
+
 use api::etcdserverpb::WatchCreateRequest;
+use api::etcdserverpb::WatchProgressRequest;
 use api::etcdserverpb::WatchRequest;
 use api::etcdserverpb::WatchResponse;
 use api::etcdserverpb::watch_client::WatchClient;
 use api::etcdserverpb::watch_request::RequestUnion;
+use clap::Parser;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
 
 use super::emit;
 use crate::cli::WatchArgs;
@@ -73,50 +78,171 @@ pub(crate) fn create_request(args: &WatchArgs) -> anyhow::Result<WatchCreateRequ
     })
 }
 
-/// `watch`.
+/// `watch`: one watch from the command line, or with `-i` watches and
+/// progress requests read from stdin.
 pub(crate) async fn watch(session: &Session, args: &WatchArgs) -> anyhow::Result<()> {
+    if args.interactive {
+        return interactive(session).await;
+    }
     let create = create_request(args)?;
-    let mut client = WatchClient::new(session.channel().await?);
-    let (requests, receiver) = tokio::sync::mpsc::channel(1);
-    let create = WatchRequest {
-        request_union: Some(RequestUnion::CreateRequest(create)),
-    };
-    requests
-        .send(create)
-        .await
-        .map_err(|_| Failure::new(ExitCode::BadConnection, "watch stream closed"))?;
-    let mut request = tonic::Request::new(ReceiverStream::new(receiver));
-    // clientv3.WithRequireLeader: the server cancels the watch when it has no leader.
-    request.metadata_mut().insert(
-        "hasleader",
-        tonic::metadata::MetadataValue::from_static("true"),
-    );
-    let mut stream = client
-        .watch(request)
-        .await
-        .map_err(|status| status_error(&status))?
-        .into_inner();
+    let (requests, mut stream) = open_stream(session).await?;
+    send(&requests, RequestUnion::CreateRequest(create)).await?;
     let printer = session.printer();
-    let mut fragments: Option<WatchResponse> = None;
-    while let Some(response) = stream
-        .message()
-        .await
-        .map_err(|status| status_error(&status))?
-    {
-        let response = match merge_fragment(&mut fragments, response) {
-            Some(whole) => whole,
-            None => continue,
-        };
-        if response.created && !response.canceled {
-            continue;
-        }
+    let mut fragments = HashMap::new();
+    while let Some(response) = next_response(&mut stream, &mut fragments).await? {
         print_response(&printer, &response, &args.exec).await?;
         if response.canceled {
             break;
         }
     }
     drop(requests);
-    Err(Failure::new(ExitCode::Interrupted, "watch is canceled by the server").into())
+    Err(canceled_by_server())
+}
+
+fn canceled_by_server() -> anyhow::Error {
+    Failure::new(ExitCode::Interrupted, "watch is canceled by the server").into()
+}
+
+type Requests = tokio::sync::mpsc::Sender<WatchRequest>;
+type Responses = tokio::sync::mpsc::Receiver<Result<WatchResponse, Status>>;
+
+/// Opens the bidirectional watch stream, requiring a leader as etcdctl
+/// does. A task owns the call: servers send the response headers only with
+/// the first response, so awaiting the call here would wait for a request
+/// that interactive mode has not read yet.
+async fn open_stream(session: &Session) -> anyhow::Result<(Requests, Responses)> {
+    let mut client = WatchClient::new(session.channel().await?);
+    let (requests, receiver) = tokio::sync::mpsc::channel(16);
+    let (response_sender, responses) = tokio::sync::mpsc::channel(16);
+    let mut request = tonic::Request::new(ReceiverStream::new(receiver));
+    // clientv3.WithRequireLeader: the server cancels the watch when it has no leader.
+    request.metadata_mut().insert(
+        "hasleader",
+        tonic::metadata::MetadataValue::from_static("true"),
+    );
+    tokio::spawn(async move {
+        let mut stream = match client.watch(request).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => {
+                let _ = response_sender.send(Err(status)).await;
+                return;
+            }
+        };
+        loop {
+            let item = match stream.message().await {
+                Ok(Some(response)) => Ok(response),
+                Ok(None) => return,
+                Err(status) => Err(status),
+            };
+            let failed = item.is_err();
+            if response_sender.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Ok((requests, responses))
+}
+
+async fn send(requests: &Requests, request: RequestUnion) -> anyhow::Result<()> {
+    let request = WatchRequest {
+        request_union: Some(request),
+    };
+    requests
+        .send(request)
+        .await
+        .map_err(|_| Failure::new(ExitCode::BadConnection, "watch stream closed").into())
+}
+
+/// The next whole response worth printing: fragments are joined per watch
+/// and creation acknowledgements skipped, as clientv3 does.
+async fn next_response(
+    responses: &mut Responses,
+    fragments: &mut HashMap<i64, WatchResponse>,
+) -> anyhow::Result<Option<WatchResponse>> {
+    while let Some(response) = responses.recv().await {
+        let response = response.map_err(|status| status_error(&status))?;
+        let mut pending = fragments.remove(&response.watch_id);
+        let watch_id = response.watch_id;
+        match merge_fragment(&mut pending, response) {
+            Some(whole) if whole.created && !whole.canceled => {}
+            Some(whole) => return Ok(Some(whole)),
+            None => {
+                if let Some(partial) = pending {
+                    fragments.insert(watch_id, partial);
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `watch -i`: lines `watch [options] <key> [range_end]` add watches on the
+/// stream and `progress` requests a progress notification, until stdin ends.
+async fn interactive(session: &Session) -> anyhow::Result<()> {
+    let (requests, mut stream) = open_stream(session).await?;
+    let (line_sender, mut lines) = tokio::sync::mpsc::channel::<String>(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            if line_sender.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let printer = session.printer();
+    let mut fragments = HashMap::new();
+    loop {
+        tokio::select! {
+            line = lines.recv() => match line {
+                Some(line) => interactive_line(&line, &requests).await?,
+                None => return Err(Failure::invalid_input("Error reading watch request line: EOF")),
+            },
+            response = next_response(&mut stream, &mut fragments) => match response? {
+                Some(response) => print_response(&printer, &response, &[]).await?,
+                None => return Err(canceled_by_server()),
+            },
+        }
+    }
+}
+
+/// A `watch` line of interactive mode: the watch command's own flags.
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true)]
+struct WatchLine {
+    #[command(flatten)]
+    args: WatchArgs,
+}
+
+/// Handles one line of interactive mode; bad lines are reported on stderr
+/// and skipped, as etcdctl does.
+async fn interactive_line(line: &str, requests: &Requests) -> anyhow::Result<()> {
+    let words = crate::txn_syntax::argify(line).unwrap_or_default();
+    match words.first().map(String::as_str) {
+        Some("watch") if words.len() < 2 => {
+            eprintln!("Invalid command {line} (command type or key is not provided)");
+        }
+        Some("watch") => {
+            let create = WatchLine::try_parse_from(&words[1..])
+                .map_err(|error| error.to_string())
+                .and_then(|parsed| create_request(&parsed.args).map_err(|error| error.to_string()));
+            match create {
+                Ok(create) => send(requests, RequestUnion::CreateRequest(create)).await?,
+                Err(error) => eprintln!(
+                    "Invalid command {line} ({})",
+                    error.lines().next().unwrap_or_default()
+                ),
+            }
+        }
+        Some("progress") => {
+            send(
+                requests,
+                RequestUnion::ProgressRequest(WatchProgressRequest {}),
+            )
+            .await?
+        }
+        Some(_) => eprintln!("Invalid command {line} (only support watch)"),
+        None => eprintln!("Invalid command: {line} (watch and progress supported)"),
+    }
+    Ok(())
 }
 
 /// Joins fragmented responses; returns a response once it is whole.
@@ -150,7 +276,7 @@ async fn print_response(
     }
     if is_progress_notify(response) {
         let revision = response.header.as_ref().map_or(0, |header| header.revision);
-        emit(&format!("progress notify: {revision}\n"))?;
+        emit(format!("progress notify: {revision}\n"))?;
     }
     emit(&printer.watch(response)?)?;
     if let [program, program_args @ ..] = exec {

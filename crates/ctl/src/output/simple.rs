@@ -15,21 +15,21 @@ use api::mvccpb::KeyValue;
 
 use super::Printer;
 
-/// The key (unless value-only) and the value, each on its own line.
-fn kv(out: &mut String, printer: &Printer, kv: &KeyValue) {
-    let text = |bytes: &[u8]| {
+/// The key (unless value-only) and the value, each on its own line, as
+/// raw bytes: etcd values are often binary (Kubernetes stores protobuf).
+fn kv(out: &mut Vec<u8>, printer: &Printer, kv: &KeyValue) {
+    let mut line = |bytes: &[u8]| {
         if printer.hex {
-            hex(bytes)
+            out.extend_from_slice(hex(bytes).as_bytes());
         } else {
-            String::from_utf8_lossy(bytes).into_owned()
+            out.extend_from_slice(bytes);
         }
+        out.push(b'\n');
     };
     if !printer.value_only {
-        out.push_str(&text(&kv.key));
-        out.push('\n');
+        line(&kv.key);
     }
-    out.push_str(&text(&kv.value));
-    out.push('\n');
+    line(&kv.value);
 }
 
 /// Bytes as `\x..` escapes, etcdctl's `--hex`.
@@ -40,53 +40,55 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-pub(super) fn get(printer: &Printer, r: &RangeResponse) -> String {
-    let mut out = String::new();
+pub(super) fn get(printer: &Printer, r: &RangeResponse) -> Vec<u8> {
+    let mut out = Vec::new();
     for item in &r.kvs {
         kv(&mut out, printer, item);
     }
     out
 }
 
-pub(super) fn put(printer: &Printer, r: &PutResponse) -> String {
-    let mut out = String::from("OK\n");
+pub(super) fn put(printer: &Printer, r: &PutResponse) -> Vec<u8> {
+    let mut out = b"OK\n".to_vec();
     if let Some(prev) = &r.prev_kv {
         kv(&mut out, printer, prev);
     }
     out
 }
 
-pub(super) fn del(printer: &Printer, r: &DeleteRangeResponse) -> String {
-    let mut out = format!("{}\n", r.deleted);
+pub(super) fn del(printer: &Printer, r: &DeleteRangeResponse) -> Vec<u8> {
+    let mut out = format!("{}\n", r.deleted).into_bytes();
     for prev in &r.prev_kvs {
         kv(&mut out, printer, prev);
     }
     out
 }
 
-pub(super) fn txn(printer: &Printer, r: &TxnResponse) -> String {
-    let mut out = String::from(if r.succeeded {
-        "SUCCESS\n"
+pub(super) fn txn(printer: &Printer, r: &TxnResponse) -> Vec<u8> {
+    let outcome: &[u8] = if r.succeeded {
+        b"SUCCESS\n"
     } else {
-        "FAILURE\n"
-    });
+        b"FAILURE\n"
+    };
+    let mut out = outcome.to_vec();
     for response in r.responses.iter().filter_map(|op| op.response.as_ref()) {
-        out.push('\n');
-        match response {
-            Response::ResponseRange(range) => out.push_str(&get(printer, range)),
-            Response::ResponsePut(put_response) => out.push_str(&put(printer, put_response)),
-            Response::ResponseDeleteRange(delete) => out.push_str(&del(printer, delete)),
-            Response::ResponseTxn(nested) => out.push_str(&txn(printer, nested)),
-        }
+        out.push(b'\n');
+        let text = match response {
+            Response::ResponseRange(range) => get(printer, range),
+            Response::ResponsePut(put_response) => put(printer, put_response),
+            Response::ResponseDeleteRange(delete) => del(printer, delete),
+            Response::ResponseTxn(nested) => txn(printer, nested),
+        };
+        out.extend_from_slice(&text);
     }
     out
 }
 
-pub(super) fn watch(printer: &Printer, r: &WatchResponse) -> String {
-    let mut out = String::new();
+pub(super) fn watch(printer: &Printer, r: &WatchResponse) -> Vec<u8> {
+    let mut out = Vec::new();
     for event in &r.events {
-        out.push_str(event.r#type().as_str_name());
-        out.push('\n');
+        out.extend_from_slice(event.r#type().as_str_name().as_bytes());
+        out.push(b'\n');
         if let Some(prev) = &event.prev_kv {
             kv(&mut out, printer, prev);
         }
@@ -176,9 +178,9 @@ mod tests {
             ..Default::default()
         };
         let mut printer = Printer::new(Format::Simple);
-        assert_eq!(get(&printer, &r), "foo\nbar\nfoo2\nbaz\n");
+        assert_eq!(get(&printer, &r), b"foo\nbar\nfoo2\nbaz\n");
         printer.value_only = true;
-        assert_eq!(get(&printer, &r), "bar\nbaz\n");
+        assert_eq!(get(&printer, &r), b"bar\nbaz\n");
         printer.value_only = false;
         printer.hex = true;
         assert_eq!(
@@ -189,25 +191,40 @@ mod tests {
                     ..Default::default()
                 }
             ),
-            "\\x61\n\\x62\n"
+            b"\\x61\n\\x62\n"
         );
+    }
+
+    /// Binary values print as their raw bytes, as etcdctl prints them.
+    #[test]
+    fn binary_values_print_raw() {
+        let binary = KeyValue {
+            key: b"k".to_vec(),
+            value: vec![0xff, 0x00, 0x80],
+            ..Default::default()
+        };
+        let r = RangeResponse {
+            kvs: vec![binary],
+            ..Default::default()
+        };
+        assert_eq!(get(&Printer::new(Format::Simple), &r), b"k\n\xff\x00\x80\n");
     }
 
     #[test]
     fn put_and_del_print_ok_and_counts_with_previous_values() {
         let printer = Printer::new(Format::Simple);
-        assert_eq!(put(&printer, &PutResponse::default()), "OK\n");
+        assert_eq!(put(&printer, &PutResponse::default()), b"OK\n");
         let with_prev = PutResponse {
             prev_kv: Some(key_value("foo", "x")),
             ..Default::default()
         };
-        assert_eq!(put(&printer, &with_prev), "OK\nfoo\nx\n");
+        assert_eq!(put(&printer, &with_prev), b"OK\nfoo\nx\n");
         let deleted = DeleteRangeResponse {
             deleted: 1,
             prev_kvs: vec![key_value("k", "v")],
             ..Default::default()
         };
-        assert_eq!(del(&printer, &deleted), "1\nk\nv\n");
+        assert_eq!(del(&printer, &deleted), b"1\nk\nv\n");
     }
 
     #[test]
@@ -228,8 +245,8 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(txn(&printer, &r), "SUCCESS\n\nOK\n\nfoo\nz\n");
-        assert_eq!(txn(&printer, &TxnResponse::default()), "FAILURE\n");
+        assert_eq!(txn(&printer, &r), b"SUCCESS\n\nOK\n\nfoo\nz\n");
+        assert_eq!(txn(&printer, &TxnResponse::default()), b"FAILURE\n");
     }
 
     #[test]
@@ -250,7 +267,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(watch(&printer, &r), "PUT\nfoo\nw\nDELETE\nfoo\nw\nfoo\n\n");
+        assert_eq!(watch(&printer, &r), b"PUT\nfoo\nw\nDELETE\nfoo\nw\nfoo\n\n");
     }
 
     #[test]

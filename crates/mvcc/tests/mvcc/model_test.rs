@@ -303,6 +303,7 @@ fn store_matches_the_reference_model() {
         cases,
         rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
+        max_shrink_iters: 256,
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);

@@ -204,21 +204,6 @@ impl Cluster {
                 }
                 continue;
             }
-            if std::env::var_os("RAFT_TRACE").is_some() {
-                eprintln!(
-                    "{:?} {}->{} t{} i{} lt{} c{} n{} rej{} h{}",
-                    m.msg_type,
-                    m.from,
-                    m.to,
-                    m.term,
-                    m.index,
-                    m.log_term,
-                    m.commit,
-                    m.entries.len(),
-                    m.reject,
-                    m.reject_hint
-                );
-            }
             self.with_node(to, |node| {
                 // Messages from removed or unknown peers are refused; that is expected.
                 let _ = node.step(m);

@@ -25,9 +25,9 @@ use self::driver::SimNode;
 use self::driver::conf_change_of;
 use self::net::Faults;
 use self::net::Net;
-use crate::Config;
 use crate::ConfChange;
 use crate::ConfChangeType;
+use crate::Config;
 use crate::Message;
 use crate::MessageType;
 use crate::Role;
@@ -50,15 +50,31 @@ pub struct SimConfig {
     pub steps: u64,
     /// Election timeout of every node.
     pub election_ticks: usize,
+    /// Byte limit of one append message (small values send one entry per message).
+    pub max_size_per_msg_bytes: u64,
     /// Testing the tester: break the rule that only current-term entries commit by counting.
     pub unsafe_commit_previous_terms: bool,
+    /// Testing the tester: grant votes without the election restriction.
+    pub unsafe_skip_election_restriction: bool,
+    /// Extra faults (crash, restart, partition, heal, campaign) per 10,000 steps, on top
+    /// of the usual mix.
+    pub extra_faults_per_10k: u32,
 }
 
 impl SimConfig {
     /// The default simulation for `seed`: 3 nodes for even seeds, 5 for odd ones.
     pub fn new(seed: u64, steps: u64) -> Self {
-        let nodes = if seed % 2 == 0 { 3 } else { 5 };
-        SimConfig { seed, nodes, steps, election_ticks: 10, unsafe_commit_previous_terms: false }
+        let nodes = if seed.is_multiple_of(2) { 3 } else { 5 };
+        SimConfig {
+            seed,
+            nodes,
+            steps,
+            election_ticks: 10,
+            max_size_per_msg_bytes: 256,
+            unsafe_commit_previous_terms: false,
+            unsafe_skip_election_restriction: false,
+            extra_faults_per_10k: 0,
+        }
     }
 }
 
@@ -88,7 +104,11 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "violation at seed={} step={}: {}", self.seed, self.step, self.what)?;
+        writeln!(
+            f,
+            "violation at seed={} step={}: {}",
+            self.seed, self.step, self.what
+        )?;
         writeln!(f, "last {} events:", self.trace.len())?;
         for line in &self.trace {
             writeln!(f, "  {line}")?;
@@ -99,10 +119,24 @@ impl std::fmt::Display for Violation {
 
 /// Runs one simulation.
 pub fn run(cfg: &SimConfig) -> Result<SimReport, Violation> {
-    let mut sim = Sim::new(cfg.clone()).map_err(|what| Violation { seed: cfg.seed, step: 0, what, trace: vec![] })?;
+    let mut sim = Sim::new(cfg.clone()).map_err(|what| Violation {
+        seed: cfg.seed,
+        step: 0,
+        what,
+        trace: vec![],
+    })?;
     match sim.run() {
-        Ok(()) => Ok(SimReport { steps: sim.step, elections: sim.checker.elections, committed: sim.checker.committed() }),
-        Err(what) => Err(Violation { seed: cfg.seed, step: sim.step, what, trace: sim.trace.into_iter().collect() }),
+        Ok(()) => Ok(SimReport {
+            steps: sim.step,
+            elections: sim.checker.elections,
+            committed: sim.checker.committed(),
+        }),
+        Err(what) => Err(Violation {
+            seed: cfg.seed,
+            step: sim.step,
+            what,
+            trace: sim.trace.into_iter().collect(),
+        }),
     }
 }
 
@@ -122,15 +156,22 @@ struct Sim {
     proposals: u64,
     /// The data of the proposal the calm phase waits for, and whether it was applied.
     marker: Option<(Bytes, bool)>,
+    /// Read requests in flight: context to the highest index applied anywhere when the
+    /// read was requested (its answer must be at least that, or the read is stale).
+    reads: BTreeMap<Bytes, u64>,
 }
 
 impl Sim {
     fn new(cfg: SimConfig) -> Result<Self, String> {
         let voters: Vec<u64> = (1..=cfg.nodes).collect();
-        let conf = crate::ConfState { voters: voters.clone(), learners: vec![] };
+        let conf = crate::ConfState {
+            voters: voters.clone(),
+            learners: vec![],
+        };
         let mut nodes = BTreeMap::new();
         for &id in &voters {
-            let node = SimNode::new(id, node_config(&cfg, id), conf.clone()).map_err(|e| e.to_string())?;
+            let node =
+                SimNode::new(node_config(&cfg, id), conf.clone()).map_err(|e| e.to_string())?;
             nodes.insert(id, node);
         }
         Ok(Sim {
@@ -146,6 +187,7 @@ impl Sim {
             trace: VecDeque::new(),
             proposals: 0,
             marker: None,
+            reads: BTreeMap::new(),
         })
     }
 
@@ -159,7 +201,10 @@ impl Sim {
 
     fn run(&mut self) -> Check {
         while self.step < self.cfg.steps {
-            let chaos_steps = self.rng.random_range(500..3000).min(self.cfg.steps - self.step);
+            let chaos_steps = self
+                .rng
+                .random_range(500..3000)
+                .min(self.cfg.steps - self.step);
             self.faults = Faults::CHAOS;
             for _ in 0..chaos_steps {
                 self.step += 1;
@@ -172,26 +217,41 @@ impl Sim {
     }
 
     fn chaos_step(&mut self) -> Check {
-        let roll = self.rng.random_range(0..100u32);
+        // Weights per 10,000: mostly message traffic, persistence and time; faults are rare
+        // enough (a crash about every 60 ticks) that leaders get work done between them.
+        if self.rng.random_ratio(self.cfg.extra_faults_per_10k, 10_000) {
+            return match self.rng.random_range(0..5u32) {
+                0 => self.crash_random(),
+                1 => self.restart_random(),
+                2 => self.partition(),
+                3 => self.heal(),
+                _ => self.campaign_random(),
+            };
+        }
+        let roll = self.rng.random_range(0..10_000u32);
         match roll {
-            0..35 => self.deliver_one(),
-            35..57 => self.ready_phase_random(),
-            57..67 => self.tick_all(),
-            67..77 => self.propose_random(),
-            77..79 => self.conf_change(),
-            79..82 => self.crash_random(),
-            82..86 => self.restart_random(),
-            86..88 => self.partition(),
-            88..90 => self.heal(),
-            90..94 => self.compact_random(),
-            94..95 => self.transfer_random(),
-            95..96 => self.campaign_random(),
-            _ => self.deliver_one(),
+            0..5600 => self.deliver_one(),
+            5600..8000 => self.ready_phase_random(),
+            8000..8300 => self.tick_all(),
+            8300..9800 => self.propose_random(),
+            9800..9820 => self.conf_change(),
+            9820..9825 => self.crash_random(),
+            9825..9855 => self.restart_random(),
+            9855..9860 => self.partition(),
+            9860..9880 => self.heal(),
+            9880..9990 => self.compact_random(),
+            9990..9993 => self.transfer_random(),
+            9993..9998 => self.read_random(),
+            _ => self.campaign_random(),
         }
     }
 
     fn running_ids(&self) -> Vec<u64> {
-        self.nodes.iter().filter(|(_, n)| n.raw.is_some()).map(|(&id, _)| id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.raw.is_some())
+            .map(|(&id, _)| id)
+            .collect()
     }
 
     fn pick_running(&mut self) -> Option<u64> {
@@ -211,7 +271,9 @@ impl Sim {
     fn send(&mut self, msgs: Vec<Message>) {
         for m in msgs {
             let (from, to, t) = (m.from, m.to, m.msg_type);
-            if !self.net.send(m, self.now_tick, self.faults, &mut self.rng) && t == MessageType::Snapshot {
+            if !self.net.send(m, self.now_tick, self.faults, &mut self.rng)
+                && t == MessageType::Snapshot
+            {
                 self.report_snapshot(from, to, true);
             }
         }
@@ -233,7 +295,12 @@ impl Sim {
     fn deliver(&mut self, m: Message) {
         let (from, to, t) = (m.from, m.to, m.msg_type);
         let reachable = self.net.can_talk(from, to);
-        let Some(raw) = self.nodes.get_mut(&to).and_then(|n| n.raw.as_mut()).filter(|_| reachable) else {
+        let Some(raw) = self
+            .nodes
+            .get_mut(&to)
+            .and_then(|n| n.raw.as_mut())
+            .filter(|_| reachable)
+        else {
             if t == MessageType::Snapshot {
                 self.report_snapshot(from, to, true);
             }
@@ -258,8 +325,12 @@ impl Sim {
     /// Takes a Ready (sending what may go at once), or persists, sends, applies and
     /// advances the one taken before.
     fn ready_phase(&mut self, id: u64) -> Check {
-        let Some(node) = self.nodes.get_mut(&id) else { return Ok(()) };
-        let Some(raw) = node.raw.as_mut() else { return Ok(()) };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(raw) = node.raw.as_mut() else {
+            return Ok(());
+        };
         if node.pending.is_some() {
             return self.persist_and_apply(id);
         }
@@ -268,6 +339,12 @@ impl Sim {
         }
         let mut rd = raw.ready();
         self.checker.on_ready_entries(raw.raft(), &rd.entries)?;
+        for rs in &rd.read_states {
+            let floor = self.reads.remove(&rs.request_ctx).unwrap_or(0);
+            if rs.index < floor {
+                return Err(format!("ReadIndex: node {id} read at {} after index {floor} was applied", rs.index));
+            }
+        }
         let msgs = std::mem::take(&mut rd.messages);
         let (n, ss) = (rd.entries.len(), rd.soft_state);
         node.pending = Some(rd);
@@ -277,18 +354,26 @@ impl Sim {
     }
 
     fn persist_and_apply(&mut self, id: u64) -> Check {
-        let Some(node) = self.nodes.get_mut(&id) else { return Ok(()) };
-        let (Some(raw), Some(mut rd)) = (node.raw.as_mut(), node.pending.take()) else { return Ok(()) };
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return Ok(());
+        };
+        let (Some(raw), Some(mut rd)) = (node.raw.as_mut(), node.pending.take()) else {
+            return Ok(());
+        };
         let store = raw.store_mut();
         if let Some(snap) = &rd.snapshot {
-            store.apply_snapshot(snap.clone()).map_err(|e| format!("node {id}: install snapshot: {e}"))?;
+            store
+                .apply_snapshot(snap.clone())
+                .map_err(|e| format!("node {id}: install snapshot: {e}"))?;
             node.machine = driver::Machine::decode(&snap.data);
             self.checker.on_snapshot(id, node.machine)?;
         }
         if let Some(hs) = rd.hard_state {
             store.set_hard_state(hs);
         }
-        store.append(&rd.entries).map_err(|e| format!("node {id}: append: {e}"))?;
+        store
+            .append(&rd.entries)
+            .map_err(|e| format!("node {id}: append: {e}"))?;
         let msgs = std::mem::take(&mut rd.persisted_messages);
         for e in &rd.committed_entries {
             node.machine = self.checker.on_apply(id, node.machine, e)?;
@@ -317,7 +402,9 @@ impl Sim {
     }
 
     fn propose_random(&mut self) -> Check {
-        let Some(id) = self.pick_running() else { return Ok(()) };
+        let Some(id) = self.pick_running() else {
+            return Ok(());
+        };
         self.proposals += 1;
         let data = Bytes::from(format!("p{}", self.proposals));
         if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
@@ -328,36 +415,73 @@ impl Sim {
     }
 
     fn leader(&self) -> Option<u64> {
-        let leaders = self.nodes.iter().filter_map(|(&id, n)| n.raw.as_ref().map(|r| (id, r.status())));
-        let leader = leaders.filter(|(_, s)| s.soft_state.role == Role::Leader).max_by_key(|(_, s)| s.hard_state.term);
+        let leaders = self
+            .nodes
+            .iter()
+            .filter_map(|(&id, n)| n.raw.as_ref().map(|r| (id, r.status())));
+        let leader = leaders
+            .filter(|(_, s)| s.soft_state.role == Role::Leader)
+            .max_by_key(|(_, s)| s.hard_state.term);
         leader.map(|(id, _)| id)
     }
 
     fn conf_change(&mut self) -> Check {
-        let Some(leader) = self.leader() else { return Ok(()) };
-        let Some(raw) = self.nodes.get(&leader).and_then(|n| n.raw.as_ref()) else { return Ok(()) };
+        let Some(leader) = self.leader() else {
+            return Ok(());
+        };
+        let Some(raw) = self.nodes.get(&leader).and_then(|n| n.raw.as_ref()) else {
+            return Ok(());
+        };
         let cs = raw.status().conf_state;
         let (change_type, node_id) = if !cs.learners.is_empty() && self.rng.random_bool(0.5) {
-            (ConfChangeType::AddNode, cs.learners[self.rng.random_range(0..cs.learners.len())])
+            (
+                ConfChangeType::AddNode,
+                cs.learners[self.rng.random_range(0..cs.learners.len())],
+            )
         } else if cs.voters.len() > 3 && self.rng.random_bool(0.5) {
-            (ConfChangeType::RemoveNode, cs.voters[self.rng.random_range(0..cs.voters.len())])
+            (
+                ConfChangeType::RemoveNode,
+                cs.voters[self.rng.random_range(0..cs.voters.len())],
+            )
         } else if cs.voters.len() + cs.learners.len() < MAX_MEMBERS {
             let id = self.next_id;
             self.next_id += 1;
-            let node = SimNode::new(id, node_config(&self.cfg, id), cs).map_err(|e| e.to_string())?;
+            let node = SimNode::new(node_config(&self.cfg, id), cs).map_err(|e| e.to_string())?;
             self.nodes.insert(id, node);
             (ConfChangeType::AddLearnerNode, id)
         } else {
             return Ok(());
         };
-        let cc = ConfChange { change_type, node_id, context: Bytes::new() };
-        let r = self.nodes.get_mut(&leader).and_then(|n| n.raw.as_mut()).map(|raw| raw.propose_conf_change(cc));
+        let cc = ConfChange {
+            change_type,
+            node_id,
+            context: Bytes::new(),
+        };
+        let r = self
+            .nodes
+            .get_mut(&leader)
+            .and_then(|n| n.raw.as_mut())
+            .map(|raw| raw.propose_conf_change(cc));
         self.log(|| format!("leader {leader} proposes {change_type:?} {node_id}: {r:?}"));
         Ok(())
     }
 
     fn crash_random(&mut self) -> Check {
-        let Some(id) = self.pick_running() else { return Ok(()) };
+        // Half the crashes hit a node between taking a Ready and persisting it.
+        let unpersisted: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.pending.is_some())
+            .map(|(&id, _)| id)
+            .collect();
+        let id = if !unpersisted.is_empty() && self.rng.random_bool(0.5) {
+            unpersisted[self.rng.random_range(0..unpersisted.len())]
+        } else {
+            let Some(id) = self.pick_running() else {
+                return Ok(());
+            };
+            id
+        };
         if let Some(n) = self.nodes.get_mut(&id) {
             n.crash();
         }
@@ -366,7 +490,12 @@ impl Sim {
     }
 
     fn restart_random(&mut self) -> Check {
-        let down: Vec<u64> = self.nodes.iter().filter(|(_, n)| n.raw.is_none()).map(|(&id, _)| id).collect();
+        let down: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.raw.is_none())
+            .map(|(&id, _)| id)
+            .collect();
         if down.is_empty() {
             return Ok(());
         }
@@ -376,7 +505,8 @@ impl Sim {
 
     fn restart(&mut self, id: u64) -> Check {
         if let Some(n) = self.nodes.get_mut(&id) {
-            n.start().map_err(|e| format!("node {id} cannot restart: {e}"))?;
+            n.start()
+                .map_err(|e| format!("node {id} cannot restart: {e}"))?;
         }
         self.log(|| format!("node {id} restarts"));
         Ok(())
@@ -396,20 +526,36 @@ impl Sim {
     }
 
     fn compact_random(&mut self) -> Check {
-        if let Some(id) = self.pick_running() {
-            if let Some(n) = self.nodes.get_mut(&id) {
-                n.maybe_compact(COMPACT_ENTRIES);
-            }
+        if let Some(n) = self.pick_running().and_then(|id| self.nodes.get_mut(&id)) {
+            n.maybe_compact(COMPACT_ENTRIES);
         }
         Ok(())
     }
 
     fn transfer_random(&mut self) -> Check {
-        let (Some(leader), Some(to)) = (self.leader(), self.pick_running()) else { return Ok(()) };
+        let (Some(leader), Some(to)) = (self.leader(), self.pick_running()) else {
+            return Ok(());
+        };
         if let Some(raw) = self.nodes.get_mut(&leader).and_then(|n| n.raw.as_mut()) {
             raw.transfer_leader(to);
         }
         self.log(|| format!("transfer {leader} -> {to}"));
+        Ok(())
+    }
+
+    /// A linearizable read at a random node.
+    fn read_random(&mut self) -> Check {
+        let Some(id) = self.pick_running() else { return Ok(()) };
+        self.proposals += 1;
+        let ctx = Bytes::from(format!("read{}", self.proposals));
+        if self.reads.len() >= 1024 {
+            // Reads whose answer was lost pile up; forget them all now and then.
+            self.reads.clear();
+        }
+        self.reads.insert(ctx.clone(), self.checker.committed());
+        if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
+            raw.read_index(ctx);
+        }
         Ok(())
     }
 
@@ -428,7 +574,12 @@ impl Sim {
     fn calm(&mut self) -> Check {
         self.faults = Faults::CALM;
         self.net.heal();
-        let down: Vec<u64> = self.nodes.iter().filter(|(_, n)| n.raw.is_none()).map(|(&id, _)| id).collect();
+        let down: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.raw.is_none())
+            .map(|(&id, _)| id)
+            .collect();
         for id in down {
             self.restart(id)?;
         }
@@ -441,7 +592,9 @@ impl Sim {
                 break l;
             }
             if self.now_tick - start > bound_ticks {
-                return Err(format!("liveness: no leader {bound_ticks} ticks after the faults healed"));
+                return Err(format!(
+                    "liveness: no leader {bound_ticks} ticks after the faults healed"
+                ));
             }
             self.tick_all()?;
             self.check_all()?;
@@ -464,7 +617,9 @@ impl Sim {
                 }
             }
             if self.now_tick - start > bound_ticks {
-                return Err(format!("liveness: a proposal to leader {leader} not committed within {bound_ticks} ticks"));
+                return Err(format!(
+                    "liveness: a proposal to leader {leader} not committed within {bound_ticks} ticks"
+                ));
             }
             self.tick_all()?;
             self.settle()?;
@@ -499,7 +654,9 @@ impl Sim {
     }
 
     fn has_work(&self, id: u64) -> bool {
-        self.nodes.get(&id).is_some_and(|n| n.pending.is_some() || n.raw.as_ref().is_some_and(|r| r.has_ready()))
+        self.nodes
+            .get(&id)
+            .is_some_and(|n| n.pending.is_some() || n.raw.as_ref().is_some_and(|r| r.has_ready()))
     }
 }
 
@@ -508,9 +665,10 @@ fn node_config(cfg: &SimConfig, id: u64) -> Config {
         id,
         seed: cfg.seed.wrapping_mul(31).wrapping_add(id),
         election_ticks: cfg.election_ticks,
-        max_size_per_msg_bytes: 256,
+        max_size_per_msg_bytes: cfg.max_size_per_msg_bytes,
         max_inflight_msgs: 8,
         unsafe_commit_previous_terms: cfg.unsafe_commit_previous_terms,
+        unsafe_skip_election_restriction: cfg.unsafe_skip_election_restriction,
         ..Config::default()
     }
 }

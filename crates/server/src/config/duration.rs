@@ -15,9 +15,13 @@ pub(crate) fn parse_go_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total_nanos: u128 = 0;
     while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
         let (number, after) = rest.split_at(number_end);
-        let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_end);
         let unit_nanos: f64 = match unit {
             "ns" => 1.0,
@@ -44,10 +48,22 @@ mod tests {
     fn parses_go_durations() {
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
         assert_eq!(parse_go_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_go_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_go_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_go_duration("20000000000ns").unwrap(), Duration::from_secs(20));
-        assert_eq!(parse_go_duration("100us").unwrap(), Duration::from_micros(100));
+        assert_eq!(
+            parse_go_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_go_duration("20000000000ns").unwrap(),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            parse_go_duration("100us").unwrap(),
+            Duration::from_micros(100)
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ fn invalid(message: &str) -> ConfigError {
 fn key_name(key: &Yaml) -> Result<String, ConfigError> {
     match key {
         Yaml::String(key) => Ok(key.clone()),
-        other => Err(ConfigError::Invalid(format!("config file key {other:?} is not a string"))),
+        other => Err(ConfigError::Invalid(format!(
+            "config file key {other:?} is not a string"
+        ))),
     }
 }
 
@@ -71,7 +73,11 @@ fn nested(
     let map = match value {
         Yaml::Hash(map) => map,
         Yaml::Null => return Ok(()),
-        _ => return Err(invalid("config file: a transport-security or socket-options value must be a mapping")),
+        _ => {
+            return Err(invalid(
+                "config file: a transport-security or socket-options value must be a mapping",
+            ));
+        }
     };
     for (key, value) in map {
         let key = key_name(key)?;
@@ -128,8 +134,16 @@ fn push(args: &mut Vec<String>, flag: &str, value: &Yaml) -> Result<(), ConfigEr
         Yaml::Integer(n) => n.to_string(),
         Yaml::Real(text) | Yaml::String(text) => text.clone(),
         Yaml::Boolean(b) => b.to_string(),
-        Yaml::Array(items) => items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?.join(","),
-        _ => return Err(ConfigError::Invalid(format!("config file: unsupported value for {flag:?}"))),
+        Yaml::Array(items) => items
+            .iter()
+            .map(scalar)
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
+        _ => {
+            return Err(ConfigError::Invalid(format!(
+                "config file: unsupported value for {flag:?}"
+            )));
+        }
     };
     args.push(format!("--{flag}={text}"));
     Ok(())

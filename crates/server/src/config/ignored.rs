@@ -31,19 +31,36 @@ pub(crate) struct Ignored {
 }
 
 const fn value(flag: &'static str, env: &'static str) -> Ignored {
-    Ignored { flag, env, kind: Kind::Value }
+    Ignored {
+        flag,
+        env,
+        kind: Kind::Value,
+    }
 }
 
 const fn boolean(flag: &'static str, env: &'static str) -> Ignored {
-    Ignored { flag, env, kind: Kind::Bool }
+    Ignored {
+        flag,
+        env,
+        kind: Kind::Bool,
+    }
 }
 
 /// Every flag of etcd 3.5 (and Debian's 3.4) that keel accepts without acting on it.
 pub(crate) const IGNORED: &[Ignored] = &[
-    boolean("initial-election-tick-advance", "ETCD_INITIAL_ELECTION_TICK_ADVANCE"),
+    boolean(
+        "initial-election-tick-advance",
+        "ETCD_INITIAL_ELECTION_TICK_ADVANCE",
+    ),
     value("listen-client-http-urls", "ETCD_LISTEN_CLIENT_HTTP_URLS"),
-    value("backend-bbolt-freelist-type", "ETCD_BACKEND_BBOLT_FREELIST_TYPE"),
-    value("experimental-backend-bbolt-freelist-type", "ETCD_EXPERIMENTAL_BACKEND_BBOLT_FREELIST_TYPE"),
+    value(
+        "backend-bbolt-freelist-type",
+        "ETCD_BACKEND_BBOLT_FREELIST_TYPE",
+    ),
+    value(
+        "experimental-backend-bbolt-freelist-type",
+        "ETCD_EXPERIMENTAL_BACKEND_BBOLT_FREELIST_TYPE",
+    ),
     value("backend-batch-interval", "ETCD_BACKEND_BATCH_INTERVAL"),
     value("backend-batch-limit", "ETCD_BACKEND_BATCH_LIMIT"),
     boolean("socket-reuse-port", "ETCD_SOCKET_REUSE_PORT"),
@@ -67,15 +84,27 @@ pub(crate) const IGNORED: &[Ignored] = &[
     value("client-cert-file", "ETCD_CLIENT_CERT_FILE"),
     value("client-key-file", "ETCD_CLIENT_KEY_FILE"),
     value("client-crl-file", "ETCD_CLIENT_CRL_FILE"),
-    value("client-cert-allowed-hostname", "ETCD_CLIENT_CERT_ALLOWED_HOSTNAME"),
+    value(
+        "client-cert-allowed-hostname",
+        "ETCD_CLIENT_CERT_ALLOWED_HOSTNAME",
+    ),
     value("peer-client-cert-file", "ETCD_PEER_CLIENT_CERT_FILE"),
     value("peer-client-key-file", "ETCD_PEER_CLIENT_KEY_FILE"),
-    value("self-signed-cert-validity", "ETCD_SELF_SIGNED_CERT_VALIDITY"),
+    value(
+        "self-signed-cert-validity",
+        "ETCD_SELF_SIGNED_CERT_VALIDITY",
+    ),
     value("peer-crl-file", "ETCD_PEER_CRL_FILE"),
     value("peer-cert-allowed-cn", "ETCD_PEER_CERT_ALLOWED_CN"),
-    value("peer-cert-allowed-hostname", "ETCD_PEER_CERT_ALLOWED_HOSTNAME"),
+    value(
+        "peer-cert-allowed-hostname",
+        "ETCD_PEER_CERT_ALLOWED_HOSTNAME",
+    ),
     value("cipher-suites", "ETCD_CIPHER_SUITES"),
-    boolean("experimental-peer-skip-client-san-verification", "ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION"),
+    boolean(
+        "experimental-peer-skip-client-san-verification",
+        "ETCD_EXPERIMENTAL_PEER_SKIP_CLIENT_SAN_VERIFICATION",
+    ),
     value("tls-min-version", "ETCD_TLS_MIN_VERSION"),
     value("tls-max-version", "ETCD_TLS_MAX_VERSION"),
     value("cors", "ETCD_CORS"),
@@ -88,27 +117,78 @@ pub(crate) const IGNORED: &[Ignored] = &[
     boolean("debug", "ETCD_DEBUG"),
     boolean("enable-pprof", "ETCD_ENABLE_PPROF"),
     value("metrics", "ETCD_METRICS"),
-    boolean("experimental-enable-distributed-tracing", "ETCD_EXPERIMENTAL_ENABLE_DISTRIBUTED_TRACING"),
-    value("experimental-distributed-tracing-address", "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_ADDRESS"),
-    value("experimental-distributed-tracing-service-name", "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SERVICE_NAME"),
-    value("experimental-distributed-tracing-instance-id", "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_INSTANCE_ID"),
-    value("experimental-distributed-tracing-sampling-rate", "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SAMPLING_RATE"),
+    boolean(
+        "experimental-enable-distributed-tracing",
+        "ETCD_EXPERIMENTAL_ENABLE_DISTRIBUTED_TRACING",
+    ),
+    value(
+        "experimental-distributed-tracing-address",
+        "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_ADDRESS",
+    ),
+    value(
+        "experimental-distributed-tracing-service-name",
+        "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SERVICE_NAME",
+    ),
+    value(
+        "experimental-distributed-tracing-instance-id",
+        "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_INSTANCE_ID",
+    ),
+    value(
+        "experimental-distributed-tracing-sampling-rate",
+        "ETCD_EXPERIMENTAL_DISTRIBUTED_TRACING_SAMPLING_RATE",
+    ),
     value("auth-token", "ETCD_AUTH_TOKEN"),
     value("bcrypt-cost", "ETCD_BCRYPT_COST"),
     value("auth-token-ttl", "ETCD_AUTH_TOKEN_TTL"),
     boolean("enable-grpc-gateway", "ETCD_ENABLE_GRPC_GATEWAY"),
-    boolean("experimental-compact-hash-check-enabled", "ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_ENABLED"),
-    value("experimental-compact-hash-check-time", "ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_TIME"),
-    boolean("experimental-enable-lease-checkpoint-persist", "ETCD_EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT_PERSIST"),
-    value("experimental-compaction-batch-limit", "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT"),
-    value("experimental-compaction-sleep-interval", "ETCD_EXPERIMENTAL_COMPACTION_SLEEP_INTERVAL"),
-    value("experimental-downgrade-check-time", "ETCD_EXPERIMENTAL_DOWNGRADE_CHECK_TIME"),
-    value("experimental-warning-apply-duration", "ETCD_EXPERIMENTAL_WARNING_APPLY_DURATION"),
-    boolean("experimental-memory-mlock", "ETCD_EXPERIMENTAL_MEMORY_MLOCK"),
-    boolean("experimental-txn-mode-write-with-shared-buffer", "ETCD_EXPERIMENTAL_TXN_MODE_WRITE_WITH_SHARED_BUFFER"),
-    boolean("experimental-stop-grpc-service-on-defrag", "ETCD_EXPERIMENTAL_STOP_GRPC_SERVICE_ON_DEFRAG"),
-    value("experimental-bootstrap-defrag-threshold-megabytes", "ETCD_EXPERIMENTAL_BOOTSTRAP_DEFRAG_THRESHOLD_MEGABYTES"),
-    value("experimental-snapshot-catchup-entries", "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES"),
+    boolean(
+        "experimental-compact-hash-check-enabled",
+        "ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_ENABLED",
+    ),
+    value(
+        "experimental-compact-hash-check-time",
+        "ETCD_EXPERIMENTAL_COMPACT_HASH_CHECK_TIME",
+    ),
+    boolean(
+        "experimental-enable-lease-checkpoint-persist",
+        "ETCD_EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT_PERSIST",
+    ),
+    value(
+        "experimental-compaction-batch-limit",
+        "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT",
+    ),
+    value(
+        "experimental-compaction-sleep-interval",
+        "ETCD_EXPERIMENTAL_COMPACTION_SLEEP_INTERVAL",
+    ),
+    value(
+        "experimental-downgrade-check-time",
+        "ETCD_EXPERIMENTAL_DOWNGRADE_CHECK_TIME",
+    ),
+    value(
+        "experimental-warning-apply-duration",
+        "ETCD_EXPERIMENTAL_WARNING_APPLY_DURATION",
+    ),
+    boolean(
+        "experimental-memory-mlock",
+        "ETCD_EXPERIMENTAL_MEMORY_MLOCK",
+    ),
+    boolean(
+        "experimental-txn-mode-write-with-shared-buffer",
+        "ETCD_EXPERIMENTAL_TXN_MODE_WRITE_WITH_SHARED_BUFFER",
+    ),
+    boolean(
+        "experimental-stop-grpc-service-on-defrag",
+        "ETCD_EXPERIMENTAL_STOP_GRPC_SERVICE_ON_DEFRAG",
+    ),
+    value(
+        "experimental-bootstrap-defrag-threshold-megabytes",
+        "ETCD_EXPERIMENTAL_BOOTSTRAP_DEFRAG_THRESHOLD_MEGABYTES",
+    ),
+    value(
+        "experimental-snapshot-catchup-entries",
+        "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
+    ),
 ];
 
 /// Adds every ignored flag to `cmd`, hidden from `--help`'s main list but accepted.

@@ -26,12 +26,15 @@ pub(crate) fn matches(args: Vec<OsString>, env: EnvLookup<'_>) -> Result<ArgMatc
     let args = normalize_dashes(args);
     let cmd = command();
     let with_aliases = with_keel_aliases(&cmd, args, env);
-    let matches = cmd.try_get_matches_from(with_aliases).map_err(ConfigError::Clap)?;
+    let matches = cmd
+        .try_get_matches_from(with_aliases)
+        .map_err(ConfigError::Clap)?;
     let Some(path) = matches.get_one::<std::path::PathBuf>("config_file") else {
         return Ok(matches);
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Invalid(format!("cannot read --config-file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::Invalid(format!("cannot read --config-file {}: {e}", path.display()))
+    })?;
     let mut file_args = vec![OsString::from("keel")];
     file_args.extend(file::to_args(&text)?.into_iter().map(OsString::from));
     command()
@@ -97,8 +100,20 @@ mod tests {
 
     #[test]
     fn single_dash_long_flags_become_double_dash() {
-        let out = normalize_dashes(os(&["keel", "-name", "a", "--data-dir", "d", "-", "--", "-x"]));
-        assert_eq!(out, os(&["keel", "--name", "a", "--data-dir", "d", "-", "--", "-x"]));
+        let out = normalize_dashes(os(&[
+            "keel",
+            "-name",
+            "a",
+            "--data-dir",
+            "d",
+            "-",
+            "--",
+            "-x",
+        ]));
+        assert_eq!(
+            out,
+            os(&["keel", "--name", "a", "--data-dir", "d", "-", "--", "-x"])
+        );
     }
 
     #[test]
@@ -110,6 +125,9 @@ mod tests {
             _ => None,
         };
         let out = with_keel_aliases(&command(), os(&["keel", "--snapshot-count", "5"]), &env);
-        assert_eq!(out, os(&["keel", "--name=from-keel", "--snapshot-count", "5"]));
+        assert_eq!(
+            out,
+            os(&["keel", "--name=from-keel", "--snapshot-count", "5"])
+        );
     }
 }

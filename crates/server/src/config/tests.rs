@@ -23,8 +23,17 @@ fn defaults_are_etcds_with_a_keel_data_dir() {
     assert_eq!(config.name, "default");
     assert_eq!(config.data_dir, PathBuf::from("default.keel"));
     assert_eq!(config.wal_dir, PathBuf::from("default.keel/member/wal"));
-    assert_eq!(config.listen_client_urls, vec![Url::parse("http://localhost:2379").unwrap()]);
-    assert_eq!(config.listen_peer_urls[0].socket_addr().unwrap().to_string(), "127.0.0.1:2380");
+    assert_eq!(
+        config.listen_client_urls,
+        vec![Url::parse("http://localhost:2379").unwrap()]
+    );
+    assert_eq!(
+        config.listen_peer_urls[0]
+            .socket_addr()
+            .unwrap()
+            .to_string(),
+        "127.0.0.1:2380"
+    );
     assert_eq!(config.heartbeat_interval, Duration::from_millis(100));
     assert_eq!(config.election_timeout, Duration::from_millis(1000));
     assert_eq!(config.election_ticks(), 10);
@@ -37,7 +46,10 @@ fn defaults_are_etcds_with_a_keel_data_dir() {
     assert_eq!(config.initial_cluster_state, ClusterState::New);
     assert_eq!(config.initial_cluster.len(), 1);
     assert_eq!(config.initial_cluster[0].name, "default");
-    assert_eq!(config.initial_cluster[0].peer_urls[0].to_string(), "http://localhost:2380");
+    assert_eq!(
+        config.initial_cluster[0].peer_urls[0].to_string(),
+        "http://localhost:2380"
+    );
     assert_eq!(config.peer_tls, PeerTls::Auto);
     assert_eq!(config.auto_compaction, None);
     assert!(config.ignored_flags.is_empty());
@@ -80,21 +92,32 @@ fn unknown_and_malformed_flags_are_one_line_errors() {
     let timing = error(&["--heartbeat-interval=300"]);
     assert!(timing.contains("at least as 5 times"), "{timing}");
     assert!(error(&["--initial-cluster-state=old"]).contains("initial-cluster-state"));
-    assert!(error(&["--name=x", "--initial-cluster=y=http://127.0.0.1:1"]).contains("no member named"));
-    assert!(error(&["--initial-cluster=default=http://a:1,b=http://a:1"]).contains("duplicate URL"));
+    assert!(
+        error(&["--name=x", "--initial-cluster=y=http://127.0.0.1:1"]).contains("no member named")
+    );
+    assert!(
+        error(&["--initial-cluster=default=http://a:1,b=http://a:1"]).contains("duplicate URL")
+    );
     assert!(error(&["--listen-client-urls=https://127.0.0.1:1"]).contains("HTTPS"));
     assert!(error(&["--peer-cert-file=/x"]).contains("together"));
     assert!(error(&["--log-level=loud"]).contains("log-level"));
     assert!(error(&["--auto-compaction-mode=sometimes"]).contains("auto-compaction-mode"));
     assert!(error(&["--grpc-keepalive-timeout=soon"]).contains("grpc-keepalive-timeout"));
-    for args in [&["--initial-advertise-peer-urls=http://127.0.0.1:9"][..], &["--election-timeout=60000"]] {
+    for args in [
+        &["--initial-advertise-peer-urls=http://127.0.0.1:9"][..],
+        &["--election-timeout=60000"],
+    ] {
         assert!(!error(args).contains('\n'), "{args:?} error spans lines");
     }
 }
 
 #[test]
 fn name_without_initial_cluster_uses_advertised_urls() {
-    let config = load(&["--name=solo", "--initial-advertise-peer-urls=http://127.0.0.1:7001"]).unwrap();
+    let config = load(&[
+        "--name=solo",
+        "--initial-advertise-peer-urls=http://127.0.0.1:7001",
+    ])
+    .unwrap();
     assert_eq!(config.data_dir, PathBuf::from("solo.keel"));
     assert_eq!(config.initial_cluster[0].name, "solo");
     assert_eq!(config.initial_cluster[0].peer_urls[0].port, 7001);

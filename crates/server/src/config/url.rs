@@ -37,12 +37,21 @@ impl Url {
             return Err(format!("URL scheme must be http or https: {text:?}"));
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let (host, port) = split_host_port(rest).ok_or_else(|| format!("URL address does not have the form \"host:port\": {text:?}"))?;
+        let (host, port) = split_host_port(rest)
+            .ok_or_else(|| format!("URL address does not have the form \"host:port\": {text:?}"))?;
         if host.is_empty() || host.contains('/') {
-            return Err(format!("URL address does not have the form \"host:port\": {text:?}"));
+            return Err(format!(
+                "URL address does not have the form \"host:port\": {text:?}"
+            ));
         }
-        let port = port.parse::<u16>().map_err(|_| format!("URL has an invalid port: {text:?}"))?;
-        Ok(Url { scheme, host: host.to_string(), port })
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("URL has an invalid port: {text:?}"))?;
+        Ok(Url {
+            scheme,
+            host: host.to_string(),
+            port,
+        })
     }
 
     /// Parses a comma-separated list, refusing an empty list and duplicates.
@@ -106,17 +115,34 @@ mod tests {
     #[test]
     fn parses_etcd_urls() {
         let url = Url::parse("https://10.0.0.1:2380").unwrap();
-        assert_eq!((url.scheme, url.host.as_str(), url.port), (Scheme::Https, "10.0.0.1", 2380));
+        assert_eq!(
+            (url.scheme, url.host.as_str(), url.port),
+            (Scheme::Https, "10.0.0.1", 2380)
+        );
         assert_eq!(url.to_string(), "https://10.0.0.1:2380");
         let v6 = Url::parse("http://[::1]:2379/").unwrap();
         assert_eq!(v6.host, "::1");
         assert_eq!(v6.to_string(), "http://[::1]:2379");
-        assert_eq!(Url::parse("http://localhost:2379").unwrap().socket_addr().unwrap().to_string(), "127.0.0.1:2379");
+        assert_eq!(
+            Url::parse("http://localhost:2379")
+                .unwrap()
+                .socket_addr()
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:2379"
+        );
     }
 
     #[test]
     fn refuses_bad_urls() {
-        for bad in ["localhost:2379", "unix://x:1", "http://host", "http://host:99999", "http://:1", "http://a:1/path"] {
+        for bad in [
+            "localhost:2379",
+            "unix://x:1",
+            "http://host",
+            "http://host:99999",
+            "http://:1",
+            "http://a:1/path",
+        ] {
             assert!(Url::parse(bad).is_err(), "{bad} parsed");
         }
         assert!(Url::parse_list("http://a:1,http://a:1", "x").is_err());

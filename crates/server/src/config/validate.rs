@@ -31,17 +31,31 @@ pub(crate) fn validate(flags: Flags) -> Result<ServerConfig, ConfigError> {
     if name.is_empty() {
         return Err(invalid("--name must not be empty"));
     }
-    let data_dir = flags.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.keel")));
-    let wal_dir = flags.wal_dir.clone().unwrap_or_else(|| data_dir.join("member").join("wal"));
-    let listen_client_urls = Url::parse_list(&flags.listen_client_urls, "listen-client-urls").map_err(invalid)?;
+    let data_dir = flags
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{name}.keel")));
+    let wal_dir = flags
+        .wal_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("member").join("wal"));
+    let listen_client_urls =
+        Url::parse_list(&flags.listen_client_urls, "listen-client-urls").map_err(invalid)?;
     let advertise_client_urls =
         Url::parse_list(&flags.advertise_client_urls, "advertise-client-urls").map_err(invalid)?;
-    let listen_peer_urls = Url::parse_list(&flags.listen_peer_urls, "listen-peer-urls").map_err(invalid)?;
-    let initial_advertise_peer_urls =
-        Url::parse_list(&flags.initial_advertise_peer_urls, "initial-advertise-peer-urls").map_err(invalid)?;
+    let listen_peer_urls =
+        Url::parse_list(&flags.listen_peer_urls, "listen-peer-urls").map_err(invalid)?;
+    let initial_advertise_peer_urls = Url::parse_list(
+        &flags.initial_advertise_peer_urls,
+        "initial-advertise-peer-urls",
+    )
+    .map_err(invalid)?;
     let initial_cluster = match &flags.initial_cluster {
         Some(text) => parse_initial_cluster(text)?,
-        None => vec![InitialMember { name: name.clone(), peer_urls: initial_advertise_peer_urls.clone() }],
+        None => vec![InitialMember {
+            name: name.clone(),
+            peer_urls: initial_advertise_peer_urls.clone(),
+        }],
     };
     let initial_cluster_state = match flags.initial_cluster_state.as_str() {
         "new" => ClusterState::New,
@@ -61,7 +75,9 @@ pub(crate) fn validate(flags: Flags) -> Result<ServerConfig, ConfigError> {
     let client_tls = client_tls(&flags, &listen_client_urls)?;
     let peer_tls = peer_tls(&flags)?;
     let listen_metrics_urls = match &flags.listen_metrics_urls {
-        Some(text) if !text.trim().is_empty() => Url::parse_list(text, "listen-metrics-urls").map_err(invalid)?,
+        Some(text) if !text.trim().is_empty() => {
+            Url::parse_list(text, "listen-metrics-urls").map_err(invalid)?
+        }
         _ => Vec::new(),
     };
     Ok(ServerConfig {
@@ -83,12 +99,21 @@ pub(crate) fn validate(flags: Flags) -> Result<ServerConfig, ConfigError> {
         max_txn_ops: positive(flags.max_txn_ops, "max-txn-ops")?,
         max_request_bytes: positive(flags.max_request_bytes, "max-request-bytes")?,
         max_concurrent_streams: positive(flags.max_concurrent_streams, "max-concurrent-streams")?,
-        grpc_keepalive_min_time: duration(&flags.grpc_keepalive_min_time, "grpc-keepalive-min-time")?,
-        grpc_keepalive_interval: duration(&flags.grpc_keepalive_interval, "grpc-keepalive-interval")?,
+        grpc_keepalive_min_time: duration(
+            &flags.grpc_keepalive_min_time,
+            "grpc-keepalive-min-time",
+        )?,
+        grpc_keepalive_interval: duration(
+            &flags.grpc_keepalive_interval,
+            "grpc-keepalive-interval",
+        )?,
         grpc_keepalive_timeout: duration(&flags.grpc_keepalive_timeout, "grpc-keepalive-timeout")?,
         strict_reconfig_check: flags.strict_reconfig_check,
         pre_vote: flags.pre_vote,
-        auto_compaction: auto_compaction(&flags.auto_compaction_mode, &flags.auto_compaction_retention)?,
+        auto_compaction: auto_compaction(
+            &flags.auto_compaction_mode,
+            &flags.auto_compaction_retention,
+        )?,
         client_tls,
         peer_tls,
         listen_metrics_urls,
@@ -98,7 +123,10 @@ pub(crate) fn validate(flags: Flags) -> Result<ServerConfig, ConfigError> {
             "experimental-watch-progress-notify-interval",
         )?,
         initial_corrupt_check: flags.experimental_initial_corrupt_check,
-        corrupt_check_interval: duration(&flags.experimental_corrupt_check_time, "experimental-corrupt-check-time")?,
+        corrupt_check_interval: duration(
+            &flags.experimental_corrupt_check_time,
+            "experimental-corrupt-check-time",
+        )?,
         force_new_cluster: flags.force_new_cluster,
         unsafe_no_fsync: flags.unsafe_no_fsync,
         print_version: flags.version,
@@ -154,20 +182,29 @@ pub(crate) fn parse_initial_cluster(text: &str) -> Result<Vec<InitialMember>, Co
     let mut members: Vec<InitialMember> = Vec::new();
     let mut seen_urls: Vec<Url> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, url_text) = part
-            .split_once('=')
-            .ok_or_else(|| invalid(format!("--initial-cluster: {part:?} does not have the form name=url")))?;
+        let (name, url_text) = part.split_once('=').ok_or_else(|| {
+            invalid(format!(
+                "--initial-cluster: {part:?} does not have the form name=url"
+            ))
+        })?;
         if name.is_empty() {
-            return Err(invalid(format!("--initial-cluster: {part:?} has an empty name")));
+            return Err(invalid(format!(
+                "--initial-cluster: {part:?} has an empty name"
+            )));
         }
         let url = Url::parse(url_text).map_err(|e| invalid(format!("--initial-cluster: {e}")))?;
         if seen_urls.contains(&url) {
-            return Err(invalid(format!("--initial-cluster: duplicate URL {url_text:?}")));
+            return Err(invalid(format!(
+                "--initial-cluster: duplicate URL {url_text:?}"
+            )));
         }
         seen_urls.push(url.clone());
         match members.iter_mut().find(|m| m.name == name) {
             Some(member) => member.peer_urls.push(url),
-            None => members.push(InitialMember { name: name.to_string(), peer_urls: vec![url] }),
+            None => members.push(InitialMember {
+                name: name.to_string(),
+                peer_urls: vec![url],
+            }),
         }
     }
     if members.is_empty() {
@@ -176,10 +213,21 @@ pub(crate) fn parse_initial_cluster(text: &str) -> Result<Vec<InitialMember>, Co
     Ok(members)
 }
 
-fn check_self_in_cluster(name: &str, advertised: &[Url], cluster: &[InitialMember]) -> Result<(), ConfigError> {
-    let listed = |urls: &[Url]| urls.iter().map(Url::to_string).collect::<Vec<_>>().join(",");
+fn check_self_in_cluster(
+    name: &str,
+    advertised: &[Url],
+    cluster: &[InitialMember],
+) -> Result<(), ConfigError> {
+    let listed = |urls: &[Url]| {
+        urls.iter()
+            .map(Url::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let Some(me) = cluster.iter().find(|m| m.name == name) else {
-        return Err(invalid(format!("--initial-cluster has no member named {name:?} (--name)")));
+        return Err(invalid(format!(
+            "--initial-cluster has no member named {name:?} (--name)"
+        )));
     };
     let mut mine: Vec<String> = me.peer_urls.iter().map(Url::to_string).collect();
     let mut adv: Vec<String> = advertised.iter().map(Url::to_string).collect();
@@ -218,7 +266,11 @@ fn client_tls(flags: &Flags, listen: &[Url]) -> Result<ClientTls, ConfigError> {
 }
 
 fn peer_tls(flags: &Flags) -> Result<PeerTls, ConfigError> {
-    match (&flags.peer_cert_file, &flags.peer_key_file, &flags.peer_trusted_ca_file) {
+    match (
+        &flags.peer_cert_file,
+        &flags.peer_key_file,
+        &flags.peer_trusted_ca_file,
+    ) {
         (None, None, None) => Ok(PeerTls::Auto),
         (Some(cert), Some(key), Some(ca)) => Ok(PeerTls::Files {
             cert: cert.clone(),
@@ -234,7 +286,11 @@ fn peer_tls(flags: &Flags) -> Result<PeerTls, ConfigError> {
 
 fn auto_compaction(mode: &str, retention: &str) -> Result<Option<AutoCompaction>, ConfigError> {
     let retention = retention.trim();
-    let bad = || invalid(format!("--auto-compaction-retention: invalid value {retention:?} for mode {mode:?}"));
+    let bad = || {
+        invalid(format!(
+            "--auto-compaction-retention: invalid value {retention:?} for mode {mode:?}"
+        ))
+    };
     match mode {
         "periodic" => {
             let period = match retention.parse::<u64>() {

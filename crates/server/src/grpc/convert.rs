@@ -272,9 +272,7 @@ fn response_op(op: mvcc::ResponseOp) -> pb::ResponseOp {
     let response = match op {
         mvcc::ResponseOp::Range(r) => Response::ResponseRange(range_response(r, None)),
         mvcc::ResponseOp::Put(r) => Response::ResponsePut(put_response(r, None)),
-        mvcc::ResponseOp::DeleteRange(r) => {
-            Response::ResponseDeleteRange(delete_response(r, None))
-        }
+        mvcc::ResponseOp::DeleteRange(r) => Response::ResponseDeleteRange(delete_response(r, None)),
         mvcc::ResponseOp::Txn(r) => Response::ResponseTxn(txn_response(r, None)),
     };
     pb::ResponseOp {
@@ -330,6 +328,7 @@ pub(crate) fn member(m: crate::backend::Member) -> pb::Member {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -392,7 +391,10 @@ mod tests {
         };
         let got = txn_response(resp, Some(top));
         let h = got.header.unwrap();
-        assert_eq!((h.cluster_id, h.member_id, h.revision, h.raft_term), (1, 2, 9, 3));
+        assert_eq!(
+            (h.cluster_id, h.member_id, h.revision, h.raft_term),
+            (1, 2, 9, 3)
+        );
         let Some(pb::response_op::Response::ResponsePut(put)) = &got.responses[0].response else {
             panic!("not a put response");
         };

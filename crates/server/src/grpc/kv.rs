@@ -53,7 +53,9 @@ pub(crate) async fn write<B: Backend>(
     if applied.no_space {
         return Err(ServerError::NoSpace.into());
     }
-    applied.response.map_err(|err| status::applied_to_status(&err))
+    applied
+        .response
+        .map_err(|err| status::applied_to_status(&err))
 }
 
 /// The answer when the member returns a response of another kind than asked.
@@ -127,12 +129,21 @@ impl<B: Backend> pb::kv_server::Kv for KvService<B> {
         self.check_size(&req)?;
         let req = convert::txn_request(req)?;
         validate::txn(&req, self.limits.max_txn_ops)?;
-        // A read-only txn goes through raft too (the store applies it
-        // without taking a revision); etcd serves it locally after a read
-        // barrier, which needs a read-only txn evaluation in the store.
-        let resp = match self.write(mvcc::WriteOp::Txn(req)).await? {
-            mvcc::WriteResponse::Txn(resp) => resp,
-            other => return Err(mismatched(&other)),
+        let resp = if mvcc::is_read_only(&req) {
+            // As etcd: a read-only txn is served locally, after the read
+            // barrier unless every range in it is serializable.
+            if !all_serializable(&req) {
+                self.backend.read_barrier().await?;
+            }
+            self.backend
+                .store()
+                .txn_read_only(&req)
+                .map_err(ServerError::from)?
+        } else {
+            match self.write(mvcc::WriteOp::Txn(req)).await? {
+                mvcc::WriteResponse::Txn(resp) => resp,
+                other => return Err(mismatched(&other)),
+            }
         };
         let header = self.backend.header();
         Ok(Response::new(convert::txn_response(resp, Some(header))))
@@ -164,4 +175,14 @@ impl<B: Backend> pb::kv_server::Kv for KvService<B> {
             }),
         }))
     }
+}
+
+/// True when every range of the txn (nested ones included) asks for a
+/// serializable read.
+fn all_serializable(t: &mvcc::TxnRequest) -> bool {
+    t.success.iter().chain(&t.failure).all(|op| match op {
+        mvcc::RequestOp::Range(r) => r.serializable,
+        mvcc::RequestOp::Txn(nested) => all_serializable(nested),
+        mvcc::RequestOp::Put(_) | mvcc::RequestOp::DeleteRange(_) => true,
+    })
 }

@@ -263,6 +263,7 @@ async fn keep_alive_once<B: Backend>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,6 @@
-//! The Maintenance service: Status, Hash, HashKV, Alarm (listing) and
-//! Defragment; Snapshot, MoveLeader and Downgrade answer `Unimplemented`
-//! until the member supports them.
+//! The Maintenance service: Status, Hash, HashKV, Alarm and Defragment;
+//! Snapshot, MoveLeader and Downgrade answer `Unimplemented` until the
+//! member supports them.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,26 +58,45 @@ impl<B: Backend> pb::maintenance_server::Maintenance for MaintenanceService<B> {
         request: Request<pb::AlarmRequest>,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
         let req = request.into_inner();
-        match req.action() {
-            pb::alarm_request::AlarmAction::Get => {}
-            pb::alarm_request::AlarmAction::Activate | pb::alarm_request::AlarmAction::Deactivate => {
-                return Err(not_yet("changing alarms"));
+        let matches = |a: &crate::backend::Alarm| {
+            (req.member_id == 0 || a.member_id == req.member_id)
+                && (req.alarm == 0 || a.alarm == req.alarm)
+        };
+        let alarms: Vec<crate::backend::Alarm> = match req.action() {
+            // As etcd: GET lists every alarm of the given type, NONE meaning all.
+            pb::alarm_request::AlarmAction::Get => self
+                .backend
+                .alarms()
+                .into_iter()
+                .filter(|a| req.alarm == 0 || a.alarm == req.alarm)
+                .collect(),
+            pb::alarm_request::AlarmAction::Activate => {
+                self.backend
+                    .change_alarm(true, req.member_id, req.alarm)
+                    .await?;
+                vec![crate::backend::Alarm {
+                    member_id: req.member_id,
+                    alarm: req.alarm,
+                }]
             }
-        }
-        // As etcd: GET lists every alarm of the given type, NONE meaning all.
-        let alarms = self
-            .backend
-            .alarms()
-            .into_iter()
-            .filter(|a| req.alarm == 0 || a.alarm == req.alarm)
-            .map(|a| pb::AlarmMember {
-                member_id: a.member_id,
-                alarm: a.alarm,
-            })
-            .collect();
+            // As etcd: the answer lists the alarms that were cleared.
+            pb::alarm_request::AlarmAction::Deactivate => {
+                let cleared = self.backend.alarms().into_iter().filter(matches).collect();
+                self.backend
+                    .change_alarm(false, req.member_id, req.alarm)
+                    .await?;
+                cleared
+            }
+        };
         Ok(Response::new(pb::AlarmResponse {
             header: self.header(),
-            alarms,
+            alarms: alarms
+                .into_iter()
+                .map(|a| pb::AlarmMember {
+                    member_id: a.member_id,
+                    alarm: a.alarm,
+                })
+                .collect(),
         }))
     }
 

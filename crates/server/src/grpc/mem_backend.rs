@@ -2,6 +2,8 @@
 //! temporary directory (no raft), with a live feed of the given capacity,
 //! so the services can be tested in-process against real etcd clients.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -65,7 +67,10 @@ impl Backend for MemBackend {
 
     async fn write(&self, op: mvcc::WriteOp) -> Result<mvcc::Applied, ServerError> {
         // Apply and publish under one lock, so the feed is in revision order.
-        let _order = self.apply_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _order = self
+            .apply_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let index = self.index.fetch_add(1, Ordering::SeqCst) + 1;
         let applied = self
             .store
@@ -153,7 +158,10 @@ pub(crate) async fn serve_in_process(
     }));
     // Wait until the listener answers.
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -2,6 +2,8 @@
 //! against the in-process [`MemBackend`] (no raft): the API semantics and
 //! the watch guarantees under a deliberately tiny live feed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use etcd_client::Client;
@@ -80,7 +82,10 @@ async fn kv_put_get_and_range_options() {
         .unwrap();
     assert_eq!(old.kvs().len(), 2, "revision 3 saw two keys");
     let count = c
-        .get("", Some(GetOptions::new().with_all_keys().with_count_only()))
+        .get(
+            "",
+            Some(GetOptions::new().with_all_keys().with_count_only()),
+        )
         .await
         .unwrap();
     assert_eq!((count.count(), count.kvs().len()), (4, 0));
@@ -105,14 +110,20 @@ async fn kv_errors_have_etcd_codes_and_texts() {
     assert_eq!(empty.message(), "etcdserver: key is not provided");
     let dup = Txn::new().and_then([TxnOp::put("k", "1", None), TxnOp::put("k", "2", None)]);
     let dup = status_of(c.txn(dup).await.unwrap_err());
-    assert_eq!(dup.message(), "etcdserver: duplicate key given in txn request");
+    assert_eq!(
+        dup.message(),
+        "etcdserver: duplicate key given in txn request"
+    );
     let future = status_of(
         c.get("k", Some(GetOptions::new().with_revision(100)))
             .await
             .unwrap_err(),
     );
     assert_eq!(future.code(), Code::OutOfRange);
-    assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
+    assert_eq!(
+        future.message(),
+        "etcdserver: mvcc: required revision is a future revision"
+    );
     let big = vec![b'x'; 2 * 1024 * 1024 - 100];
     let large = status_of(c.put("big", big, None).await.unwrap_err());
     assert_eq!(large.message(), "etcdserver: request is too large");
@@ -126,9 +137,15 @@ async fn kv_errors_have_etcd_codes_and_texts() {
             .unwrap_err(),
     );
     assert_eq!(compacted.code(), Code::OutOfRange);
-    assert_eq!(compacted.message(), "etcdserver: mvcc: required revision has been compacted");
+    assert_eq!(
+        compacted.message(),
+        "etcdserver: mvcc: required revision has been compacted"
+    );
     let again = status_of(c.compact(3, None).await.unwrap_err());
-    assert_eq!(again.message(), "etcdserver: mvcc: required revision has been compacted");
+    assert_eq!(
+        again.message(),
+        "etcdserver: mvcc: required revision has been compacted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +154,11 @@ async fn txn_compare_mod_as_kubernetes_creates_and_updates() {
     let c = &mut f.client;
     let create = |rv: i64, value: &str| {
         Txn::new()
-            .when([Compare::mod_revision("/registry/pods/p", CompareOp::Equal, rv)])
+            .when([Compare::mod_revision(
+                "/registry/pods/p",
+                CompareOp::Equal,
+                rv,
+            )])
             .and_then([TxnOp::put("/registry/pods/p", value, None)])
             .or_else([TxnOp::get("/registry/pods/p", None)])
     };
@@ -155,6 +176,22 @@ async fn txn_compare_mod_as_kubernetes_creates_and_updates() {
     assert!(updated.succeeded());
     let stale = c.txn(create(rv, "v3")).await.unwrap();
     assert!(!stale.succeeded());
+    // A read-only txn is served without a write and takes no revision.
+    let before = c.get("/registry/pods/p", None).await.unwrap();
+    let read = Txn::new()
+        .when([Compare::value("/registry/pods/p", CompareOp::Equal, "v2")])
+        .and_then([TxnOp::get("/registry/pods/p", None)])
+        .or_else([TxnOp::get("missing", None)]);
+    let read = c.txn(read).await.unwrap();
+    assert!(read.succeeded());
+    let Some(etcd_client::TxnOpResponse::Get(got)) = read.op_responses().into_iter().next() else {
+        panic!("success branch must answer the range");
+    };
+    assert_eq!(got.kvs()[0].value(), b"v2");
+    assert_eq!(
+        read.header().unwrap().revision(),
+        before.header().unwrap().revision()
+    );
 }
 
 /// Collects watch responses until `n` events have arrived.
@@ -183,20 +220,26 @@ async fn watch_replays_history_then_live_without_gap_or_duplicate_under_lag() {
     let mut stream = c
         .watch(
             "w/",
-            Some(WatchOptions::new().with_prefix().with_start_revision(2).with_prev_key()),
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(2)
+                    .with_prev_key(),
+            ),
         )
         .await
         .unwrap();
     let created = stream.message().await.unwrap().unwrap();
     assert!(created.created());
-    let mut writer = f.client.clone();
-    let writes = tokio::spawn(async move {
-        for i in 0..300 {
-            writer.put(format!("w/{}", i % 50), format!("new{i}"), None).await.unwrap();
-        }
-    });
+    let lagged_before = crate::http::metrics::global().slow_watchers.get();
+    // The client does not read while 300 large writes land: writes must not
+    // wait for it, and its stream must fall behind the feed.
+    let value = vec![b'v'; 25_000];
+    for i in 0..300 {
+        c.put(format!("w/{}", i % 50), value.clone(), None).await.unwrap();
+    }
     let got = events(&mut stream, 350).await;
-    writes.await.unwrap();
+    assert!(crate::http::metrics::global().slow_watchers.get() > lagged_before);
     let revisions: Vec<i64> = got.iter().map(|e| e.kv().unwrap().mod_revision()).collect();
     let expected: Vec<i64> = (2..352).collect();
     assert_eq!(revisions, expected, "every revision exactly once, in order");
@@ -222,7 +265,11 @@ async fn watch_filters_cancel_and_progress() {
     c.put("f", "1", None).await.unwrap();
     c.delete("f", None).await.unwrap();
     let got = events(&mut stream, 1).await;
-    assert_eq!(got[0].event_type(), EventType::Delete, "the put was filtered out");
+    assert_eq!(
+        got[0].event_type(),
+        EventType::Delete,
+        "the put was filtered out"
+    );
     stream.request_progress().await.unwrap();
     let progress = stream.message().await.unwrap().unwrap();
     assert_eq!(progress.watch_id(), -1);
@@ -260,9 +307,13 @@ async fn leases_grant_attach_time_to_live_and_revoke() {
     let lease = c.lease_grant(1, None).await.unwrap();
     assert!(lease.id() > 0);
     assert_eq!(lease.ttl(), 2, "raised to the minimum TTL");
-    c.put("leased", "v", Some(PutOptions::new().with_lease(lease.id())))
-        .await
-        .unwrap();
+    c.put(
+        "leased",
+        "v",
+        Some(PutOptions::new().with_lease(lease.id())),
+    )
+    .await
+    .unwrap();
     let ttl = c
         .lease_time_to_live(
             lease.id(),
@@ -314,7 +365,10 @@ async fn http_get(url: &str, path: &str) -> (u16, String) {
 async fn http_endpoints_share_the_grpc_port() {
     let f = fixture(64).await;
     let (code, body) = http_get(&f.url, "/health").await;
-    assert_eq!((code, body.as_str()), (200, r#"{"health":"true","reason":""}"#));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"{"health":"true","reason":""}"#)
+    );
     let (code, _) = http_get(&f.url, "/health?serializable=true").await;
     assert_eq!(code, 200);
     let (code, body) = http_get(&f.url, "/version").await;

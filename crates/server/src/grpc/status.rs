@@ -53,7 +53,10 @@ fn code_and_message(err: &ServerError) -> (Code, String) {
         ServerError::LeaderChanged => (Code::Unavailable, "etcdserver: leader changed"),
         ServerError::Stopped => (Code::Unavailable, "etcdserver: server stopped"),
         ServerError::LeaseNotFound => (Code::NotFound, "etcdserver: requested lease not found"),
-        ServerError::NoSpace => (Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded"),
+        ServerError::NoSpace => (
+            Code::ResourceExhausted,
+            "etcdserver: mvcc: database space exceeded",
+        ),
         ServerError::InvalidArgument(text) => (Code::InvalidArgument, *text),
         ServerError::Fatal(_) => return (Code::Unknown, err.to_string()),
     };
@@ -65,18 +68,33 @@ fn code_and_message(err: &ServerError) -> (Code, String) {
 fn mvcc_code_and_message(err: &mvcc::Error) -> (Code, String) {
     use mvcc::Error as E;
     let (code, text): (Code, &str) = match err {
-        E::Compacted => (Code::OutOfRange, "etcdserver: mvcc: required revision has been compacted"),
-        E::FutureRevision => (Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision"),
+        E::Compacted => (
+            Code::OutOfRange,
+            "etcdserver: mvcc: required revision has been compacted",
+        ),
+        E::FutureRevision => (
+            Code::OutOfRange,
+            "etcdserver: mvcc: required revision is a future revision",
+        ),
         E::KeyNotFound => (Code::InvalidArgument, "etcdserver: key not found"),
         E::EmptyKey => (Code::InvalidArgument, "etcdserver: key is not provided"),
         E::ValueProvided => (Code::InvalidArgument, "etcdserver: value is provided"),
         E::LeaseProvided => (Code::InvalidArgument, "etcdserver: lease is provided"),
-        E::TooManyOps => (Code::InvalidArgument, "etcdserver: too many operations in txn request"),
-        E::DuplicateKey => (Code::InvalidArgument, "etcdserver: duplicate key given in txn request"),
+        E::TooManyOps => (
+            Code::InvalidArgument,
+            "etcdserver: too many operations in txn request",
+        ),
+        E::DuplicateKey => (
+            Code::InvalidArgument,
+            "etcdserver: duplicate key given in txn request",
+        ),
         E::LeaseNotFound => (Code::NotFound, "etcdserver: requested lease not found"),
         E::LeaseExists => (Code::FailedPrecondition, "etcdserver: lease already exists"),
         E::LeaseTtlTooLarge => (Code::OutOfRange, "etcdserver: too large lease TTL"),
-        E::NoSpace => (Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded"),
+        E::NoSpace => (
+            Code::ResourceExhausted,
+            "etcdserver: mvcc: database space exceeded",
+        ),
         E::Corrupt(_) => (Code::DataLoss, "etcdserver: corrupt cluster"),
         _ => return (Code::Unknown, err.to_string()),
     };
@@ -84,6 +102,7 @@ fn mvcc_code_and_message(err: &mvcc::Error) -> (Code, String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -120,7 +139,11 @@ mod tests {
             Code::NotFound,
             "etcdserver: requested lease not found",
         );
-        check(ServerError::NoLeader, Code::Unavailable, "etcdserver: no leader");
+        check(
+            ServerError::NoLeader,
+            Code::Unavailable,
+            "etcdserver: no leader",
+        );
         check(
             ServerError::TooManyRequests,
             Code::ResourceExhausted,

@@ -36,17 +36,24 @@ fn non_empty(key: &[u8]) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn empty_keys_are_refused() {
-        assert!(matches!(range(&mvcc::RangeRequest::default()), Err(ServerError::Mvcc(Error::EmptyKey))));
+        assert!(matches!(
+            range(&mvcc::RangeRequest::default()),
+            Err(ServerError::Mvcc(Error::EmptyKey))
+        ));
         assert!(matches!(
             delete(&mvcc::DeleteRangeRequest::default()),
             Err(ServerError::Mvcc(Error::EmptyKey))
         ));
-        assert!(matches!(put(&mvcc::PutRequest::default()), Err(ServerError::Mvcc(Error::EmptyKey))));
+        assert!(matches!(
+            put(&mvcc::PutRequest::default()),
+            Err(ServerError::Mvcc(Error::EmptyKey))
+        ));
     }
 
     #[test]
@@ -62,6 +69,9 @@ mod tests {
             success: vec![put("a"), put("a")],
             failure: vec![],
         };
-        assert!(matches!(txn(&t, 128), Err(ServerError::Mvcc(Error::DuplicateKey))));
+        assert!(matches!(
+            txn(&t, 128),
+            Err(ServerError::Mvcc(Error::DuplicateKey))
+        ));
     }
 }

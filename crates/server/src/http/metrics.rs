@@ -209,8 +209,9 @@ impl Metrics {
         let status = backend.status();
         let header = backend.header();
         self.has_leader.set(i64::from(status.leader != 0));
-        self.is_leader
-            .set(i64::from(status.leader != 0 && status.leader == header.member_id));
+        self.is_leader.set(i64::from(
+            status.leader != 0 && status.leader == header.member_id,
+        ));
         self.is_learner.set(i64::from(status.is_learner));
         self.proposals_committed
             .set(i64::try_from(status.raft_index).unwrap_or(i64::MAX));

@@ -52,7 +52,11 @@ pub(super) async fn readyz_check<B: Backend>(
     run_one(state.0.as_ref(), READYZ_CHECKS, &name, &params.0).await
 }
 
-async fn run_root<B: Backend>(backend: &B, checks: &[&str], params: &[(String, String)]) -> Response {
+async fn run_root<B: Backend>(
+    backend: &B,
+    checks: &[&str],
+    params: &[(String, String)],
+) -> Response {
     let excluded: HashSet<&str> = params
         .iter()
         .filter(|(k, v)| k == "exclude" && !v.is_empty())
@@ -98,7 +102,11 @@ async fn run<B: Backend>(backend: &B, checks: &[&str], params: &[(String, String
         return (StatusCode::SERVICE_UNAVAILABLE, report).into_response();
     }
     let verbose = params.iter().any(|(k, _)| k == "verbose");
-    let body = if verbose { report + "ok\n" } else { "ok\n".to_owned() };
+    let body = if verbose {
+        report + "ok\n"
+    } else {
+        "ok\n".to_owned()
+    };
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

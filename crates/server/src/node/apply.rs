@@ -53,7 +53,9 @@ impl Applier {
                 break;
             }
         }
-        self.state.waiters.fail_all(|| crate::error::ServerError::Stopped);
+        self.state
+            .waiters
+            .fail_all(|| crate::error::ServerError::Stopped);
     }
 
     fn apply_task(&mut self, task: ApplyTask) -> Result<(), String> {
@@ -82,15 +84,19 @@ impl Applier {
         let store = &self.state.store;
         match entry.entry_type {
             EntryType::ConfChange => {
-                let cc = ConfChange::decode(&entry.data).map_err(|e| format!("conf change at {}: {e}", entry.index))?;
+                let cc = ConfChange::decode(&entry.data)
+                    .map_err(|e| format!("conf change at {}: {e}", entry.index))?;
                 self.state.membership_mut().apply_conf_change(&cc);
-                store.apply_noop(entry.index).map_err(|e| format!("store: {e}"))
+                store
+                    .apply_noop(entry.index)
+                    .map_err(|e| format!("store: {e}"))
             }
-            EntryType::Normal if entry.data.is_empty() => {
-                store.apply_noop(entry.index).map_err(|e| format!("store: {e}"))
-            }
+            EntryType::Normal if entry.data.is_empty() => store
+                .apply_noop(entry.index)
+                .map_err(|e| format!("store: {e}")),
             EntryType::Normal => {
-                let p: Proposal = proposal::decode(&entry.data).map_err(|e| format!("entry {}: {e}", entry.index))?;
+                let p: Proposal = proposal::decode(&entry.data)
+                    .map_err(|e| format!("entry {}: {e}", entry.index))?;
                 self.apply_proposal(entry.index, p)
             }
         }
@@ -119,11 +125,21 @@ impl Applier {
                 }
                 Ok(())
             }
-            Body::Publish { member_id, name, client_urls } => {
-                self.state.membership_mut().publish(member_id, &name, &client_urls);
+            Body::Publish {
+                member_id,
+                name,
+                client_urls,
+            } => {
+                self.state
+                    .membership_mut()
+                    .publish(member_id, &name, &client_urls);
                 self.complete_empty(p.origin, p.id, index)
             }
-            Body::Alarm { activate, member_id, alarm } => {
+            Body::Alarm {
+                activate,
+                member_id,
+                alarm,
+            } => {
                 self.state.set_alarm(activate, member_id, alarm);
                 self.complete_empty(p.origin, p.id, index)
             }
@@ -133,7 +149,10 @@ impl Applier {
     /// Publishes events and answers the proposer; raises NOSPACE when the quota was passed.
     fn after_write(&self, origin: u64, id: u64, applied: mvcc::Applied) {
         if !applied.events.is_empty() {
-            let events = RevisionEvents { revision: applied.revision, events: applied.events.clone() };
+            let events = RevisionEvents {
+                revision: applied.revision,
+                events: applied.events.clone(),
+            };
             // Nobody listening is fine.
             let _ = self.state.events.send(Arc::new(events));
         }
@@ -146,14 +165,21 @@ impl Applier {
     }
 
     fn nospace_raised(&self) -> bool {
-        self.state.alarm_list().iter().any(|a| a.alarm == ALARM_NOSPACE)
+        self.state
+            .alarm_list()
+            .iter()
+            .any(|a| a.alarm == ALARM_NOSPACE)
     }
 
     fn propose_alarm(&self) {
         let p = Proposal {
             origin: self.state.member_id,
             id: 0,
-            body: Body::Alarm { activate: true, member_id: self.state.member_id, alarm: ALARM_NOSPACE },
+            body: Body::Alarm {
+                activate: true,
+                member_id: self.state.member_id,
+                alarm: ALARM_NOSPACE,
+            },
         };
         if let Ok(data) = proposal::encode(&p) {
             tracing::warn!("the store passed its quota: raising the NOSPACE alarm");
@@ -185,14 +211,28 @@ impl Applier {
         if self.applied_index < self.snapshot_index + self.snapshot_count {
             return Ok(());
         }
-        self.state.store.sync_to_disk().map_err(|e| format!("store sync: {e}"))?;
+        self.state
+            .store
+            .sync_to_disk()
+            .map_err(|e| format!("store sync: {e}"))?;
         let snapshot_state = SnapshotState {
             membership: self.state.membership().clone(),
-            alarms: self.state.alarm_list().iter().map(|a| (a.member_id, a.alarm)).collect(),
+            alarms: self
+                .state
+                .alarm_list()
+                .iter()
+                .map(|a| (a.member_id, a.alarm))
+                .collect(),
         };
         let data = proposal::encode(&snapshot_state)?;
-        let cmd = Command::Snapshot { index: self.applied_index, conf_state: self.conf_state.clone(), data };
-        self.cmd_tx.blocking_send(cmd).map_err(|_| "the raft loop stopped".to_string())?;
+        let cmd = Command::Snapshot {
+            index: self.applied_index,
+            conf_state: self.conf_state.clone(),
+            data,
+        };
+        self.cmd_tx
+            .blocking_send(cmd)
+            .map_err(|_| "the raft loop stopped".to_string())?;
         self.snapshot_index = self.applied_index;
         Ok(())
     }

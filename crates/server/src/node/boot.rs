@@ -95,7 +95,11 @@ impl Layout {
     /// The layout for a configuration.
     pub(crate) fn new(config: &ServerConfig) -> Layout {
         let member = config.data_dir.join("member");
-        Layout { wal: config.wal_dir.clone(), snap: member.join("snap"), store: member.join("store") }
+        Layout {
+            wal: config.wal_dir.clone(),
+            snap: member.join("snap"),
+            store: member.join("store"),
+        }
     }
 
     /// Where a received store snapshot for raft index `index` is kept until installed.
@@ -111,9 +115,12 @@ fn storage_error(what: &str, e: impl std::fmt::Display) -> NodeError {
 /// Opens or creates the member's data directory.
 pub(crate) fn boot(config: &ServerConfig, layout: &Layout) -> Result<Booted, NodeError> {
     std::fs::create_dir_all(&layout.snap).map_err(|e| storage_error("create snap dir", e))?;
-    let snapshotter =
-        Snapshotter::new(&layout.snap, config.max_snapshots).map_err(|e| storage_error("snapshotter", e))?;
-    let wal_options = WalOptions { max_wals: config.max_wals.max(1), ..WalOptions::default() };
+    let snapshotter = Snapshotter::new(&layout.snap, config.max_snapshots)
+        .map_err(|e| storage_error("snapshotter", e))?;
+    let wal_options = WalOptions {
+        max_wals: config.max_wals.max(1),
+        ..WalOptions::default()
+    };
     if Wal::exists(&layout.wal) {
         restart(config, layout, snapshotter, wal_options)
     } else {
@@ -151,8 +158,12 @@ pub(crate) fn derived_ids(config: &ServerConfig) -> (u64, u64) {
 }
 
 fn open_store(config: &ServerConfig, layout: &Layout) -> Result<Arc<mvcc::Store>, NodeError> {
-    let opts = mvcc::StoreOptions { quota_bytes: config.quota_backend_bytes, ..mvcc::StoreOptions::default() };
-    let store = mvcc::Store::open(&layout.store, opts).map_err(|e| storage_error("open store", e))?;
+    let opts = mvcc::StoreOptions {
+        quota_bytes: config.quota_backend_bytes,
+        ..mvcc::StoreOptions::default()
+    };
+    let store =
+        mvcc::Store::open(&layout.store, opts).map_err(|e| storage_error("open store", e))?;
     Ok(Arc::new(store))
 }
 
@@ -164,7 +175,11 @@ fn bootstrap(
 ) -> Result<Booted, NodeError> {
     let (member_id, cluster_id) = derived_ids(config);
     let members = initial_members(config);
-    let metadata = WalMetadata { cluster_id, member_id, name: config.name.clone() };
+    let metadata = WalMetadata {
+        cluster_id,
+        member_id,
+        name: config.name.clone(),
+    };
     let store = open_store(config, layout)?;
     if store.applied_index() > 0 {
         return Err(NodeError::Refused(format!(
@@ -173,18 +188,26 @@ fn bootstrap(
         )));
     }
     let meta_bytes = proposal::encode(&metadata).map_err(NodeError::Storage)?;
-    let mut wal = Wal::create(&layout.wal, &meta_bytes, wal_options).map_err(|e| storage_error("create WAL", e))?;
+    let mut wal = Wal::create(&layout.wal, &meta_bytes, wal_options)
+        .map_err(|e| storage_error("create WAL", e))?;
     let mut storage;
     let mut conf_state = ConfState::default();
     let mut state = SnapshotState::default();
     if config.initial_cluster_state == ClusterState::New {
         let entries = bootstrap_entries(&members)?;
-        let hard_state = HardState { term: 1, vote: 0, commit: entries.len() as u64 };
-        wal.save(&hard_state, &entries).map_err(|e| storage_error("WAL save", e))?;
+        let hard_state = HardState {
+            term: 1,
+            vote: 0,
+            commit: entries.len() as u64,
+        };
+        wal.save(&hard_state, &entries)
+            .map_err(|e| storage_error("WAL save", e))?;
         conf_state.voters = members.iter().map(|m| m.id).collect();
         storage = MemStorage::new_with_conf_state(conf_state.clone());
         storage.set_hard_state(hard_state);
-        storage.append(&entries).map_err(|e| storage_error("raft log", e))?;
+        storage
+            .append(&entries)
+            .map_err(|e| storage_error("raft log", e))?;
         for member in &members {
             state.membership.apply_conf_change(&add_node(member)?);
         }
@@ -192,7 +215,11 @@ fn bootstrap(
         // Joining an existing cluster: the leader sends the log (or a snapshot).
         storage = MemStorage::new();
     }
-    tracing::info!(cluster_id = format!("{cluster_id:x}"), member_id = format!("{member_id:x}"), "bootstrapped a new member");
+    tracing::info!(
+        cluster_id = format!("{cluster_id:x}"),
+        member_id = format!("{member_id:x}"),
+        "bootstrapped a new member"
+    );
     Ok(Booted {
         cluster_id,
         member_id,
@@ -209,7 +236,11 @@ fn bootstrap(
 }
 
 fn add_node(member: &MemberRecord) -> Result<ConfChange, NodeError> {
-    Ok(ConfChange { change_type: ConfChangeType::AddNode, node_id: member.id, context: encode_record(member) })
+    Ok(ConfChange {
+        change_type: ConfChangeType::AddNode,
+        node_id: member.id,
+        context: encode_record(member),
+    })
 }
 
 fn bootstrap_entries(members: &[MemberRecord]) -> Result<Vec<Entry>, NodeError> {
@@ -217,8 +248,15 @@ fn bootstrap_entries(members: &[MemberRecord]) -> Result<Vec<Entry>, NodeError> 
         .iter()
         .zip(1u64..)
         .map(|(member, index)| {
-            let data = add_node(member)?.encode().map_err(|e| storage_error("encode conf change", e))?;
-            Ok(Entry { term: 1, index, entry_type: EntryType::ConfChange, data })
+            let data = add_node(member)?
+                .encode()
+                .map_err(|e| storage_error("encode conf change", e))?;
+            Ok(Entry {
+                term: 1,
+                index,
+                entry_type: EntryType::ConfChange,
+                data,
+            })
         })
         .collect()
 }
@@ -229,20 +267,33 @@ fn restart(
     snapshotter: Snapshotter,
     wal_options: WalOptions,
 ) -> Result<Booted, NodeError> {
-    let walsnaps = wal::valid_snapshot_entries(&layout.wal).map_err(|e| storage_error("read WAL", e))?;
-    let snapshot = snapshotter.load_newest_available(&walsnaps).map_err(|e| storage_error("load snapshot", e))?;
+    let walsnaps =
+        wal::valid_snapshot_entries(&layout.wal).map_err(|e| storage_error("read WAL", e))?;
+    let snapshot = snapshotter
+        .load_newest_available(&walsnaps)
+        .map_err(|e| storage_error("load snapshot", e))?;
     let from = snapshot
         .as_ref()
-        .map_or(WalSnapshot::default(), |s| WalSnapshot { index: s.metadata.index, term: s.metadata.term });
-    let (mut wal, mut contents) = Wal::open(&layout.wal, from, wal_options).map_err(|e| storage_error("open WAL", e))?;
-    let metadata: WalMetadata = proposal::decode(&contents.metadata).map_err(|e| storage_error("WAL metadata", e))?;
+        .map_or(WalSnapshot::default(), |s| WalSnapshot {
+            index: s.metadata.index,
+            term: s.metadata.term,
+        });
+    let (mut wal, mut contents) =
+        Wal::open(&layout.wal, from, wal_options).map_err(|e| storage_error("open WAL", e))?;
+    let metadata: WalMetadata =
+        proposal::decode(&contents.metadata).map_err(|e| storage_error("WAL metadata", e))?;
     check_identity(config, &metadata)?;
     let empty = snapshot.is_none() && contents.entries.is_empty() && contents.hard_state.is_empty();
     if empty && config.initial_cluster_state == ClusterState::New {
         // A crash between creating the WAL and saving the bootstrap entries: finish the bootstrap.
         let entries = bootstrap_entries(&initial_members(config))?;
-        let hard_state = HardState { term: 1, vote: 0, commit: entries.len() as u64 };
-        wal.save(&hard_state, &entries).map_err(|e| storage_error("WAL save", e))?;
+        let hard_state = HardState {
+            term: 1,
+            vote: 0,
+            commit: entries.len() as u64,
+        };
+        wal.save(&hard_state, &entries)
+            .map_err(|e| storage_error("WAL save", e))?;
         contents.entries = entries;
         contents.hard_state = hard_state;
     }
@@ -257,12 +308,20 @@ fn restart(
         if !snap.data.is_empty() {
             state = proposal::decode(&snap.data).map_err(|e| storage_error("snapshot state", e))?;
         }
-        storage.apply_snapshot(snap).map_err(|e| storage_error("raft log", e))?;
+        storage
+            .apply_snapshot(snap)
+            .map_err(|e| storage_error("raft log", e))?;
     }
     storage.set_hard_state(contents.hard_state);
-    storage.append(&contents.entries).map_err(|e| storage_error("raft log", e))?;
+    storage
+        .append(&contents.entries)
+        .map_err(|e| storage_error("raft log", e))?;
     let commit = contents.hard_state.commit;
-    for entry in contents.entries.iter().filter(|e| e.index <= commit && e.entry_type == EntryType::ConfChange) {
+    for entry in contents
+        .entries
+        .iter()
+        .filter(|e| e.index <= commit && e.entry_type == EntryType::ConfChange)
+    {
         let cc = ConfChange::decode(&entry.data).map_err(|e| storage_error("conf change", e))?;
         fold_conf_state(&mut conf_state, &cc);
         state.membership.apply_conf_change(&cc);
@@ -318,7 +377,11 @@ fn check_identity(config: &ServerConfig, metadata: &WalMetadata) -> Result<(), N
 
 /// If a store snapshot received from the leader was persisted but not yet
 /// installed (a crash in between), installs it now.
-fn install_received_store(config: &ServerConfig, layout: &Layout, snapshot_index: u64) -> Result<(), NodeError> {
+fn install_received_store(
+    config: &ServerConfig,
+    layout: &Layout,
+    snapshot_index: u64,
+) -> Result<(), NodeError> {
     let received = layout.received_store(snapshot_index);
     if snapshot_index == 0 || !received.exists() {
         return Ok(());
@@ -330,20 +393,35 @@ fn install_received_store(config: &ServerConfig, layout: &Layout, snapshot_index
     if applied >= snapshot_index {
         return Ok(());
     }
-    tracing::warn!(snapshot_index, applied, "the store is behind the snapshot: installing the received store");
+    tracing::warn!(
+        snapshot_index,
+        applied,
+        "the store is behind the snapshot: installing the received store"
+    );
     replace_store(config, &layout.store, &received)
 }
 
 /// Replaces the store directory with the store in a snapshot stream file.
-pub(crate) fn replace_store(config: &ServerConfig, store_dir: &Path, stream: &Path) -> Result<(), NodeError> {
+pub(crate) fn replace_store(
+    config: &ServerConfig,
+    store_dir: &Path,
+    stream: &Path,
+) -> Result<(), NodeError> {
     let staging = store_dir.with_extension("restoring");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| storage_error("remove staging store", e))?;
     }
-    let mut input = std::fs::File::open(stream).map_err(|e| storage_error("open received store", e))?;
-    let opts = mvcc::StoreOptions { quota_bytes: config.quota_backend_bytes, ..mvcc::StoreOptions::default() };
-    let restored = mvcc::Store::restore(&staging, &mut input, opts).map_err(|e| storage_error("restore store", e))?;
-    restored.sync_to_disk().map_err(|e| storage_error("sync restored store", e))?;
+    let mut input =
+        std::fs::File::open(stream).map_err(|e| storage_error("open received store", e))?;
+    let opts = mvcc::StoreOptions {
+        quota_bytes: config.quota_backend_bytes,
+        ..mvcc::StoreOptions::default()
+    };
+    let restored = mvcc::Store::restore(&staging, &mut input, opts)
+        .map_err(|e| storage_error("restore store", e))?;
+    restored
+        .sync_to_disk()
+        .map_err(|e| storage_error("sync restored store", e))?;
     drop(restored);
     if store_dir.exists() {
         std::fs::remove_dir_all(store_dir).map_err(|e| storage_error("remove old store", e))?;
@@ -399,7 +477,10 @@ mod tests {
     use super::*;
 
     fn config(dir: &Path, extra: &[&str]) -> ServerConfig {
-        let mut args: Vec<OsString> = vec!["keel".into(), format!("--data-dir={}", dir.display()).into()];
+        let mut args: Vec<OsString> = vec![
+            "keel".into(),
+            format!("--data-dir={}", dir.display()).into(),
+        ];
         args.extend(extra.iter().map(OsString::from));
         ServerConfig::load_from(args, &|_| None).unwrap()
     }
@@ -422,14 +503,28 @@ mod tests {
         let again = boot(&cfg, &layout).unwrap();
         assert!(!again.is_new);
         assert_eq!((again.member_id, again.cluster_id), (member_id, cluster_id));
-        assert_eq!(again.conf_state.voters.len(), 3, "membership folded from the WAL");
+        assert_eq!(
+            again.conf_state.voters.len(),
+            3,
+            "membership folded from the WAL"
+        );
         assert_eq!(again.storage.last_index().unwrap(), 3);
         assert_eq!(again.applied, 0);
         drop(again);
 
         let other = config(dir.path(), &[cluster, "--initial-cluster-token=other"]);
         assert!(matches!(boot(&other, &layout), Err(NodeError::Refused(_))));
-        let renamed = config(dir.path(), &["--name=b", "--initial-advertise-peer-urls=http://127.0.0.1:9", cluster]);
-        assert!(matches!(boot(&renamed, &Layout::new(&renamed)), Err(NodeError::Refused(_))));
+        let renamed = config(
+            dir.path(),
+            &[
+                "--name=b",
+                "--initial-advertise-peer-urls=http://127.0.0.1:9",
+                cluster,
+            ],
+        );
+        assert!(matches!(
+            boot(&renamed, &Layout::new(&renamed)),
+            Err(NodeError::Refused(_))
+        ));
     }
 }

@@ -75,7 +75,11 @@ impl Lessor {
     /// A lessor over the store's leases; `min_ttl_seconds` is 1.5 election timeouts, rounded up.
     pub(crate) fn new(store: Arc<mvcc::Store>, election_timeout: Duration) -> Lessor {
         let min_ttl_seconds = (election_timeout.as_millis() * 3).div_ceil(2000).max(1) as i64;
-        Lessor { store, min_ttl_seconds, inner: Mutex::new(Inner::default()) }
+        Lessor {
+            store,
+            min_ttl_seconds,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// The smallest TTL granted.
@@ -88,6 +92,7 @@ impl Lessor {
     }
 
     /// True while this member keeps deadlines (it leads).
+    #[cfg(test)]
     pub(crate) fn is_primary(&self) -> bool {
         self.lock().primary
     }
@@ -99,10 +104,21 @@ impl Lessor {
         inner.primary = true;
         inner.deadlines.clear();
         for lease in leases {
-            let remaining = if lease.remaining_ttl_seconds > 0 { lease.remaining_ttl_seconds } else { lease.ttl_seconds };
+            let remaining = if lease.remaining_ttl_seconds > 0 {
+                lease.remaining_ttl_seconds
+            } else {
+                lease.ttl_seconds
+            };
             let remaining = remaining.max(self.min_ttl_seconds);
             let expiry = now + Duration::from_secs(remaining.unsigned_abs());
-            inner.deadlines.insert(lease.id, Deadline { ttl_seconds: lease.ttl_seconds, expiry, revoking: None });
+            inner.deadlines.insert(
+                lease.id,
+                Deadline {
+                    ttl_seconds: lease.ttl_seconds,
+                    expiry,
+                    revoking: None,
+                },
+            );
         }
     }
 
@@ -116,7 +132,10 @@ impl Lessor {
     /// What `op` will mean once applied.
     pub(crate) fn side_effect(&self, op: &mvcc::WriteOp) -> SideEffect {
         match op {
-            mvcc::WriteOp::LeaseGrant(g) => SideEffect::Grant { id: g.id, ttl_seconds: g.ttl_seconds },
+            mvcc::WriteOp::LeaseGrant(g) => SideEffect::Grant {
+                id: g.id,
+                ttl_seconds: g.ttl_seconds,
+            },
             mvcc::WriteOp::LeaseRevoke(r) => SideEffect::Revoke(r.id),
             _ => SideEffect::None,
         }
@@ -127,8 +146,16 @@ impl Lessor {
         let mut inner = self.lock();
         match effect {
             SideEffect::Grant { id, ttl_seconds } if inner.primary => {
-                let expiry = Instant::now() + Duration::from_secs(ttl_seconds.max(1).unsigned_abs());
-                inner.deadlines.insert(id, Deadline { ttl_seconds, expiry, revoking: None });
+                let expiry =
+                    Instant::now() + Duration::from_secs(ttl_seconds.max(1).unsigned_abs());
+                inner.deadlines.insert(
+                    id,
+                    Deadline {
+                        ttl_seconds,
+                        expiry,
+                        revoking: None,
+                    },
+                );
             }
             SideEffect::Revoke(id) => {
                 inner.deadlines.remove(&id);
@@ -153,18 +180,33 @@ impl Lessor {
     }
 
     /// A lease's remaining time on the leader.
-    pub(crate) fn time_to_live(&self, id: i64, keys: bool, now: Instant) -> Result<LeaseInfo, LeaseError> {
+    pub(crate) fn time_to_live(
+        &self,
+        id: i64,
+        keys: bool,
+        now: Instant,
+    ) -> Result<LeaseInfo, LeaseError> {
         let remaining = {
             let inner = self.lock();
             if !inner.primary {
                 return Err(LeaseError::NotLeader);
             }
-            inner.deadlines.get(&id).map(|d| d.expiry.saturating_duration_since(now))
+            inner
+                .deadlines
+                .get(&id)
+                .map(|d| d.expiry.saturating_duration_since(now))
         };
         let Some(lease) = self.store.lease(id) else {
-            return Ok(LeaseInfo { id, ttl: -1, granted_ttl: 0, keys: Vec::new() });
+            return Ok(LeaseInfo {
+                id,
+                ttl: -1,
+                granted_ttl: 0,
+                keys: Vec::new(),
+            });
         };
-        let ttl = remaining.map_or(lease.ttl_seconds, |r| r.as_secs() as i64 + i64::from(r.subsec_nanos() > 0));
+        let ttl = remaining.map_or(lease.ttl_seconds, |r| {
+            r.as_secs() as i64 + i64::from(r.subsec_nanos() > 0)
+        });
         Ok(LeaseInfo {
             id,
             ttl,
@@ -181,7 +223,9 @@ impl Lessor {
         }
         let mut ids = Vec::new();
         for (id, d) in inner.deadlines.iter_mut() {
-            let retry_due = d.revoking.is_none_or(|at| now.duration_since(at) >= REVOKE_RETRY);
+            let retry_due = d
+                .revoking
+                .is_none_or(|at| now.duration_since(at) >= REVOKE_RETRY);
             if d.expiry <= now && retry_due {
                 d.revoking = Some(now);
                 ids.push(*id);
@@ -205,7 +249,9 @@ impl Lessor {
                 remaining_ttl_seconds: d.expiry.duration_since(now).as_secs().max(1) as i64,
             })
             .collect();
-        all.chunks(MAX_CHECKPOINT_BATCH).map(<[_]>::to_vec).collect()
+        all.chunks(MAX_CHECKPOINT_BATCH)
+            .map(<[_]>::to_vec)
+            .collect()
     }
 }
 
@@ -213,13 +259,34 @@ impl Lessor {
 mod tests {
     use super::*;
 
-    fn store_with_lease(dir: &std::path::Path, id: i64, ttl: i64, remaining: Option<i64>) -> Arc<mvcc::Store> {
+    fn store_with_lease(
+        dir: &std::path::Path,
+        id: i64,
+        ttl: i64,
+        remaining: Option<i64>,
+    ) -> Arc<mvcc::Store> {
         let store = mvcc::Store::open(dir, mvcc::StoreOptions::default()).unwrap();
-        store.apply(1, mvcc::WriteOp::LeaseGrant(mvcc::LeaseGrantRequest { id, ttl_seconds: ttl })).unwrap();
+        store
+            .apply(
+                1,
+                mvcc::WriteOp::LeaseGrant(mvcc::LeaseGrantRequest {
+                    id,
+                    ttl_seconds: ttl,
+                }),
+            )
+            .unwrap();
         if let Some(r) = remaining {
-            let cp = mvcc::LeaseCheckpoint { id, remaining_ttl_seconds: r };
+            let cp = mvcc::LeaseCheckpoint {
+                id,
+                remaining_ttl_seconds: r,
+            };
             store
-                .apply(2, mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest { checkpoints: vec![cp] }))
+                .apply(
+                    2,
+                    mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest {
+                        checkpoints: vec![cp],
+                    }),
+                )
                 .unwrap();
         }
         Arc::new(store)
@@ -228,29 +295,48 @@ mod tests {
     #[test]
     fn new_leader_starts_from_checkpoint_not_full_ttl() {
         let dir = tempfile::tempdir().unwrap();
-        let lessor = Lessor::new(store_with_lease(dir.path(), 5, 100, Some(30)), Duration::from_secs(1));
+        let lessor = Lessor::new(
+            store_with_lease(dir.path(), 5, 100, Some(30)),
+            Duration::from_secs(1),
+        );
         let now = Instant::now();
-        assert!(matches!(lessor.keep_alive(5, now), Err(LeaseError::NotLeader)));
+        assert!(matches!(
+            lessor.keep_alive(5, now),
+            Err(LeaseError::NotLeader)
+        ));
         lessor.promote(now);
         assert_eq!(lessor.time_to_live(5, false, now).unwrap().ttl, 30);
         assert!(lessor.expired(now + Duration::from_secs(29)).is_empty());
         assert_eq!(lessor.expired(now + Duration::from_secs(31)), vec![5]);
-        assert!(lessor.expired(now + Duration::from_secs(32)).is_empty(), "not re-proposed at once");
+        assert!(
+            lessor.expired(now + Duration::from_secs(32)).is_empty(),
+            "not re-proposed at once"
+        );
     }
 
     #[test]
     fn keep_alive_renews_and_min_ttl_applies() {
         let dir = tempfile::tempdir().unwrap();
-        let lessor = Lessor::new(store_with_lease(dir.path(), 9, 10, Some(1)), Duration::from_secs(2));
+        let lessor = Lessor::new(
+            store_with_lease(dir.path(), 9, 10, Some(1)),
+            Duration::from_secs(2),
+        );
         assert_eq!(lessor.min_ttl_seconds(), 3);
         let now = Instant::now();
         lessor.promote(now);
-        assert_eq!(lessor.time_to_live(9, false, now).unwrap().ttl, 3, "at least the minimum TTL");
+        assert_eq!(
+            lessor.time_to_live(9, false, now).unwrap().ttl,
+            3,
+            "at least the minimum TTL"
+        );
         let later = now + Duration::from_secs(2);
         assert_eq!(lessor.keep_alive(9, later).unwrap(), 10);
         assert_eq!(lessor.time_to_live(9, false, later).unwrap().ttl, 10);
         assert_eq!(lessor.checkpoints(later)[0][0].remaining_ttl_seconds, 10);
-        assert!(matches!(lessor.keep_alive(1234, later), Err(LeaseError::NotFound)));
+        assert!(matches!(
+            lessor.keep_alive(1234, later),
+            Err(LeaseError::NotFound)
+        ));
         lessor.on_applied(SideEffect::Revoke(9));
         assert!(lessor.expired(later + Duration::from_secs(60)).is_empty());
         lessor.demote();

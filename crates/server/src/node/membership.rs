@@ -61,7 +61,10 @@ impl Membership {
                 let mut record = decode_record(&cc.context).unwrap_or_default();
                 record.id = cc.node_id;
                 let existed = self.members.contains_key(&cc.node_id);
-                let entry = self.members.entry(cc.node_id).or_insert_with(|| record.clone());
+                let entry = self
+                    .members
+                    .entry(cc.node_id)
+                    .or_insert_with(|| record.clone());
                 if !record.peer_urls.is_empty() {
                     entry.peer_urls = record.peer_urls;
                 }
@@ -119,9 +122,22 @@ mod tests {
     use super::*;
 
     fn add(id: u64, name: &str, learner: bool) -> ConfChange {
-        let record = MemberRecord { id, name: name.into(), peer_urls: vec![format!("http://h:{id}")], ..Default::default() };
-        let change_type = if learner { ConfChangeType::AddLearnerNode } else { ConfChangeType::AddNode };
-        ConfChange { change_type, node_id: id, context: encode_record(&record) }
+        let record = MemberRecord {
+            id,
+            name: name.into(),
+            peer_urls: vec![format!("http://h:{id}")],
+            ..Default::default()
+        };
+        let change_type = if learner {
+            ConfChangeType::AddLearnerNode
+        } else {
+            ConfChangeType::AddNode
+        };
+        ConfChange {
+            change_type,
+            node_id: id,
+            context: encode_record(&record),
+        }
     }
 
     #[test]
@@ -135,7 +151,11 @@ mod tests {
         assert_eq!(m.get(2).unwrap().name, "b");
         m.publish(1, "a", &["http://c:1".into()]);
         assert_eq!(m.to_api()[0].client_urls, vec!["http://c:1".to_string()]);
-        m.apply_conf_change(&ConfChange { change_type: ConfChangeType::RemoveNode, node_id: 1, context: Default::default() });
+        m.apply_conf_change(&ConfChange {
+            change_type: ConfChangeType::RemoveNode,
+            node_id: 1,
+            context: Default::default(),
+        });
         assert!(m.is_removed(1));
         assert_eq!(m.members().count(), 1);
     }

@@ -47,7 +47,9 @@ pub struct NodeBackend {
 
 impl std::fmt::Debug for NodeBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeBackend").field("member_id", &self.state.member_id).finish_non_exhaustive()
+        f.debug_struct("NodeBackend")
+            .field("member_id", &self.state.member_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,7 +103,11 @@ impl NodeBackend {
     pub(crate) async fn propose(&self, body: Body) -> Result<mvcc::Applied, ServerError> {
         self.check_ready()?;
         let (id, rx) = self.state.waiters.register();
-        let proposal = Proposal { origin: self.state.member_id, id, body };
+        let proposal = Proposal {
+            origin: self.state.member_id,
+            id,
+            body,
+        };
         let data = match proposal::encode(&proposal) {
             Ok(data) if data.len() <= self.max_request_bytes => data,
             Ok(_) => {
@@ -114,7 +120,11 @@ impl NodeBackend {
             }
         };
         let deadline = Instant::now() + self.request_timeout;
-        let sent = tokio::time::timeout_at(deadline.into(), self.cmd_tx.send(Command::Propose { id, data })).await;
+        let sent = tokio::time::timeout_at(
+            deadline.into(),
+            self.cmd_tx.send(Command::Propose { id, data }),
+        )
+        .await;
         match sent {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
@@ -152,20 +162,40 @@ impl NodeBackend {
     }
 
     /// Raises or clears an alarm through raft.
-    pub async fn set_alarm(&self, activate: bool, member_id: u64, alarm: i32) -> Result<(), ServerError> {
-        self.propose(Body::Alarm { activate, member_id, alarm }).await.map(|_| ())
+    pub async fn set_alarm(
+        &self,
+        activate: bool,
+        member_id: u64,
+        alarm: i32,
+    ) -> Result<(), ServerError> {
+        self.propose(Body::Alarm {
+            activate,
+            member_id,
+            alarm,
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Announces this member's name and client URLs through raft (etcd's publish).
     pub(crate) async fn publish(&self, client_urls: Vec<String>) -> Result<(), ServerError> {
-        let body = Body::Publish { member_id: self.state.member_id, name: self.state.name.clone(), client_urls };
+        let body = Body::Publish {
+            member_id: self.state.member_id,
+            name: self.state.name.clone(),
+            client_urls,
+        };
         self.propose(body).await.map(|_| ())
     }
 
     /// Hands leadership to another member if this one leads (graceful stop).
     pub async fn transfer_leadership(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.cmd_tx.send(Command::TransferLeadership(tx)).await.is_ok() {
+        if self
+            .cmd_tx
+            .send(Command::TransferLeadership(tx))
+            .await
+            .is_ok()
+        {
             let _ = tokio::time::timeout(self.request_timeout, rx).await;
         }
     }
@@ -186,7 +216,11 @@ impl Backend for NodeBackend {
     }
 
     async fn write(&self, op: mvcc::WriteOp) -> Result<mvcc::Applied, ServerError> {
-        let nospace = self.state.alarm_list().iter().any(|a| a.alarm == ALARM_NOSPACE);
+        let nospace = self
+            .state
+            .alarm_list()
+            .iter()
+            .any(|a| a.alarm == ALARM_NOSPACE);
         if nospace && adds_data(&op) {
             return Err(ServerError::NoSpace);
         }
@@ -197,7 +231,10 @@ impl Backend for NodeBackend {
         self.check_ready()?;
         let deadline = Instant::now() + self.request_timeout;
         let (tx, rx) = oneshot::channel();
-        self.cmd_tx.send(Command::ReadIndex(tx)).await.map_err(|_| ServerError::Stopped)?;
+        self.cmd_tx
+            .send(Command::ReadIndex(tx))
+            .await
+            .map_err(|_| ServerError::Stopped)?;
         let index = match tokio::time::timeout_at(deadline.into(), rx).await {
             Ok(Ok(answer)) => answer?,
             Ok(Err(_)) => return Err(ServerError::Stopped),
@@ -235,7 +272,16 @@ impl Backend for NodeBackend {
             Err(LeaseError::NotLeader) => {}
         }
         match self.forward(PeerRequest::TimeToLive { id, keys }).await? {
-            PeerResponse::Info { ttl, granted_ttl, keys } => Ok(LeaseInfo { id, ttl, granted_ttl, keys }),
+            PeerResponse::Info {
+                ttl,
+                granted_ttl,
+                keys,
+            } => Ok(LeaseInfo {
+                id,
+                ttl,
+                granted_ttl,
+                keys,
+            }),
             PeerResponse::NotFound => Err(ServerError::LeaseNotFound),
             _ => Err(ServerError::LeaderChanged),
         }
@@ -247,7 +293,11 @@ impl Backend for NodeBackend {
 
     fn status(&self) -> StatusInfo {
         let store = &self.state.store;
-        let is_learner = self.state.membership().get(self.state.member_id).is_some_and(|m| m.is_learner);
+        let is_learner = self
+            .state
+            .membership()
+            .get(self.state.member_id)
+            .is_some_and(|m| m.is_learner);
         let errors = self
             .state
             .alarm_list()
@@ -256,7 +306,11 @@ impl Backend for NodeBackend {
             .collect();
         StatusInfo {
             leader: self.state.leader(),
-            raft_index: self.state.commit_index.load(Ordering::Acquire).max(self.state.applied_index()),
+            raft_index: self
+                .state
+                .commit_index
+                .load(Ordering::Acquire)
+                .max(self.state.applied_index()),
             raft_term: self.state.term.load(Ordering::Acquire),
             raft_applied_index: self.state.applied_index(),
             db_size_bytes: i64::try_from(store.size_bytes()).unwrap_or(i64::MAX),
@@ -270,7 +324,12 @@ impl Backend for NodeBackend {
         self.state.alarm_list()
     }
 
-    async fn change_alarm(&self, activate: bool, member_id: u64, alarm: i32) -> Result<(), ServerError> {
+    async fn change_alarm(
+        &self,
+        activate: bool,
+        member_id: u64,
+        alarm: i32,
+    ) -> Result<(), ServerError> {
         self.set_alarm(activate, member_id, alarm).await
     }
 }

@@ -36,7 +36,11 @@ pub(crate) enum PeerResponse {
     /// The lease's TTL after renewal.
     Ttl(i64),
     /// Time-to-live: remaining, granted, keys.
-    Info { ttl: i64, granted_ttl: i64, keys: Vec<Vec<u8>> },
+    Info {
+        ttl: i64,
+        granted_ttl: i64,
+        keys: Vec<Vec<u8>>,
+    },
     /// No such lease.
     NotFound,
     /// The receiver does not lead.
@@ -58,9 +62,15 @@ pub(crate) fn answer(lessor: &Lessor, request: PeerRequest) -> PeerResponse {
     let now = Instant::now();
     let result = match request {
         PeerRequest::KeepAlive { id } => lessor.keep_alive(id, now).map(PeerResponse::Ttl),
-        PeerRequest::TimeToLive { id, keys } => lessor
-            .time_to_live(id, keys, now)
-            .map(|info| PeerResponse::Info { ttl: info.ttl, granted_ttl: info.granted_ttl, keys: info.keys }),
+        PeerRequest::TimeToLive { id, keys } => {
+            lessor
+                .time_to_live(id, keys, now)
+                .map(|info| PeerResponse::Info {
+                    ttl: info.ttl,
+                    granted_ttl: info.granted_ttl,
+                    keys: info.keys,
+                })
+        }
     };
     match result {
         Ok(response) => response,
@@ -71,7 +81,11 @@ pub(crate) fn answer(lessor: &Lessor, request: PeerRequest) -> PeerResponse {
 
 impl PeerHandler {
     /// Moves a received store snapshot to its place beside the `.snap` files, durably.
-    fn keep_received(&self, msg: &Message, data: &SnapshotData) -> std::io::Result<std::path::PathBuf> {
+    fn keep_received(
+        &self,
+        msg: &Message,
+        data: &SnapshotData,
+    ) -> std::io::Result<std::path::PathBuf> {
         let index = msg.snapshot.as_ref().map_or(0, |s| s.metadata.index);
         let target = self.layout.received_store(index);
         std::fs::rename(&data.path, &target)?;
@@ -90,7 +104,10 @@ impl RaftHandler for PeerHandler {
     fn on_snapshot(&self, msg: Message, data: SnapshotData) {
         match self.keep_received(&msg, &data) {
             Ok(path) => {
-                let cmd = Command::ReceivedSnapshot { msg: Box::new(msg), path };
+                let cmd = Command::ReceivedSnapshot {
+                    msg: Box::new(msg),
+                    path,
+                };
                 let _ = self.cmd_tx.try_send(cmd);
             }
             Err(e) => tracing::warn!(error = %e, "cannot keep a received snapshot"),
@@ -113,6 +130,9 @@ impl RaftHandler for PeerHandler {
     }
 
     fn report_snapshot(&self, member_id: u64, failed: bool) {
-        let _ = self.cmd_tx.try_send(Command::SnapshotStatus { to: member_id, failed });
+        let _ = self.cmd_tx.try_send(Command::SnapshotStatus {
+            to: member_id,
+            failed,
+        });
     }
 }

@@ -31,9 +31,17 @@ pub(crate) enum Body {
     /// A write to the store.
     Write(WireOp),
     /// A member announces its name and client URLs (etcd's publish).
-    Publish { member_id: u64, name: String, client_urls: Vec<String> },
+    Publish {
+        member_id: u64,
+        name: String,
+        client_urls: Vec<String>,
+    },
     /// Raise (`activate`) or clear an alarm; clearing with `alarm` 0 clears all of the member's.
-    Alarm { activate: bool, member_id: u64, alarm: i32 },
+    Alarm {
+        activate: bool,
+        member_id: u64,
+        alarm: i32,
+    },
 }
 
 /// The server's small state stored beside the store in a raft snapshot.
@@ -48,7 +56,10 @@ pub(crate) struct SnapshotState {
 impl SnapshotState {
     /// The alarms in the Backend's type.
     pub(crate) fn alarm_list(&self) -> Vec<Alarm> {
-        self.alarms.iter().map(|&(member_id, alarm)| Alarm { member_id, alarm }).collect()
+        self.alarms
+            .iter()
+            .map(|&(member_id, alarm)| Alarm { member_id, alarm })
+            .collect()
     }
 }
 
@@ -83,7 +94,12 @@ mod tests {
 
     #[test]
     fn proposals_round_trip_and_garbage_is_refused() {
-        let put = mvcc::PutRequest { key: b"k".to_vec(), value: b"v".to_vec(), lease: 7, ..Default::default() };
+        let put = mvcc::PutRequest {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            lease: 7,
+            ..Default::default()
+        };
         let txn = mvcc::TxnRequest {
             compare: vec![mvcc::Compare {
                 result: mvcc::CompareResult::NotEqual,
@@ -102,10 +118,16 @@ mod tests {
             })],
         };
         for op in [mvcc::WriteOp::Put(put), mvcc::WriteOp::Txn(txn)] {
-            let p = Proposal { origin: 1, id: 2, body: Body::Write(WireOp::from(&op)) };
+            let p = Proposal {
+                origin: 1,
+                id: 2,
+                body: Body::Write(WireOp::from(&op)),
+            };
             let back: Proposal = decode(&encode(&p).unwrap()).unwrap();
             assert_eq!(back, p);
-            let Body::Write(wire) = back.body else { panic!("not a write") };
+            let Body::Write(wire) = back.body else {
+                panic!("not a write")
+            };
             assert_eq!(mvcc::WriteOp::from(wire), op);
         }
         assert!(decode::<Proposal>(b"\xff\xff\xff garbage").is_err());

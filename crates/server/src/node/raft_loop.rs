@@ -63,7 +63,11 @@ pub(crate) enum Command {
     /// A linearizable read wants a read index.
     ReadIndex(ReadReply),
     /// The apply thread made the store durable to `index`: take a raft snapshot there.
-    Snapshot { index: u64, conf_state: ConfState, data: Bytes },
+    Snapshot {
+        index: u64,
+        conf_state: ConfState,
+        data: Bytes,
+    },
     /// A snapshot message whose store data arrived in `path`.
     ReceivedSnapshot { msg: Box<Message>, path: PathBuf },
     /// A peer could not be reached.
@@ -114,14 +118,19 @@ pub(crate) struct RaftLoop {
 
 impl std::fmt::Debug for RaftLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RaftLoop").field("member_id", &self.state.member_id).finish_non_exhaustive()
+        f.debug_struct("RaftLoop")
+            .field("member_id", &self.state.member_id)
+            .finish_non_exhaustive()
     }
 }
 
 impl RaftLoop {
     /// Runs the loop on the current thread until stopped or failed.
     pub(crate) fn run(mut self) {
-        let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
             Ok(rt) => rt,
             Err(e) => return self.state.set_fatal(format!("raft loop runtime: {e}")),
         };
@@ -209,7 +218,11 @@ impl RaftLoop {
                     self.reads.push(reply);
                 }
             }
-            Command::Snapshot { index, conf_state, data } => self.take_snapshot(index, conf_state, data)?,
+            Command::Snapshot {
+                index,
+                conf_state,
+                data,
+            } => self.take_snapshot(index, conf_state, data)?,
             Command::ReceivedSnapshot { msg, path } => {
                 if let Some(snap) = &msg.snapshot {
                     self.received.insert(snap.metadata.index, path);
@@ -266,7 +279,11 @@ impl RaftLoop {
         let previous = self.state.leader_id.swap(leader_id, Ordering::AcqRel);
         if previous != leader_id && leader_id != 0 {
             self.state.leader_changes.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(leader = format!("{leader_id:x}"), term = self.raw.status().hard_state.term, "leader elected");
+            tracing::info!(
+                leader = format!("{leader_id:x}"),
+                term = self.raw.status().hard_state.term,
+                "leader elected"
+            );
         }
         if leader_id == 0 && previous != 0 {
             tracing::warn!(previous = format!("{previous:x}"), "lost the leader");
@@ -284,36 +301,57 @@ impl RaftLoop {
     /// Step 2 and 3: durable, then visible to raft.
     fn persist(&mut self, rd: &Ready) -> Result<(), String> {
         if let Some(snap) = &rd.snapshot {
-            self.snapshotter.save(snap).map_err(|e| format!("save snapshot: {e}"))?;
-            let marker = WalSnapshot { index: snap.metadata.index, term: snap.metadata.term };
-            self.wal.save_snapshot(marker).map_err(|e| format!("WAL snapshot marker: {e}"))?;
+            self.snapshotter
+                .save(snap)
+                .map_err(|e| format!("save snapshot: {e}"))?;
+            let marker = WalSnapshot {
+                index: snap.metadata.index,
+                term: snap.metadata.term,
+            };
+            self.wal
+                .save_snapshot(marker)
+                .map_err(|e| format!("WAL snapshot marker: {e}"))?;
         }
         if rd.hard_state.is_some() || !rd.entries.is_empty() {
             let hs = rd.hard_state.unwrap_or_default();
-            self.wal.save(&hs, &rd.entries).map_err(|e| format!("WAL save: {e}"))?;
+            self.wal
+                .save(&hs, &rd.entries)
+                .map_err(|e| format!("WAL save: {e}"))?;
         }
         let storage = self.raw.store_mut();
         if let Some(snap) = &rd.snapshot {
-            storage.apply_snapshot(snap.clone()).map_err(|e| format!("install snapshot: {e}"))?;
+            storage
+                .apply_snapshot(snap.clone())
+                .map_err(|e| format!("install snapshot: {e}"))?;
         }
         if let Some(hs) = rd.hard_state {
             storage.set_hard_state(hs);
         }
-        storage.append(&rd.entries).map_err(|e| format!("raft log append: {e}"))?;
+        storage
+            .append(&rd.entries)
+            .map_err(|e| format!("raft log append: {e}"))?;
         Ok(())
     }
 
     /// Step 4: committed entries go to the apply thread; conf changes are returned for step 5.
     fn hand_to_apply(&mut self, rd: &mut Ready) -> Result<Vec<(u64, ConfChange)>, String> {
         let mut conf_changes = Vec::new();
-        for entry in rd.committed_entries.iter().filter(|e| e.entry_type == EntryType::ConfChange) {
-            let cc = ConfChange::decode(&entry.data).map_err(|e| format!("conf change at {}: {e}", entry.index))?;
+        for entry in rd
+            .committed_entries
+            .iter()
+            .filter(|e| e.entry_type == EntryType::ConfChange)
+        {
+            let cc = ConfChange::decode(&entry.data)
+                .map_err(|e| format!("conf change at {}: {e}", entry.index))?;
             conf_changes.push((entry.index, cc));
         }
         let snapshot = match rd.snapshot.clone() {
             Some(snap) => {
                 let index = snap.metadata.index;
-                let path = self.received.remove(&index).unwrap_or_else(|| self.layout.received_store(index));
+                let path = self
+                    .received
+                    .remove(&index)
+                    .unwrap_or_else(|| self.layout.received_store(index));
                 Some((snap, path))
             }
             None => None,
@@ -328,8 +366,14 @@ impl RaftLoop {
                     conf_states.push((*index, cs.clone()));
                 }
             }
-            let task = ApplyTask { snapshot, entries: entries.clone(), conf_states };
-            self.apply_tx.send(task).map_err(|_| "the apply thread stopped".to_string())?;
+            let task = ApplyTask {
+                snapshot,
+                entries: entries.clone(),
+                conf_states,
+            };
+            self.apply_tx
+                .send(task)
+                .map_err(|_| "the apply thread stopped".to_string())?;
         }
         rd.committed_entries = entries;
         Ok(conf_changes)
@@ -352,9 +396,10 @@ impl RaftLoop {
         match cc.change_type {
             ConfChangeType::RemoveNode => self.transport.remove_peer(cc.node_id),
             ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
-                let record: Option<MemberRecord> = bincode::serde::decode_from_slice(&cc.context, bincode::config::standard())
-                    .ok()
-                    .map(|(r, _)| r);
+                let record: Option<MemberRecord> =
+                    bincode::serde::decode_from_slice(&cc.context, bincode::config::standard())
+                        .ok()
+                        .map(|(r, _)| r);
                 if let Some(addr) = record.and_then(|r| first_addr(&r.peer_urls)) {
                     self.transport.add_peer(cc.node_id, addr);
                 }
@@ -367,8 +412,9 @@ impl RaftLoop {
         if messages.is_empty() {
             return;
         }
-        let (snapshots, others): (Vec<Message>, Vec<Message>) =
-            messages.into_iter().partition(|m| m.msg_type == MessageType::Snapshot);
+        let (snapshots, others): (Vec<Message>, Vec<Message>) = messages
+            .into_iter()
+            .partition(|m| m.msg_type == MessageType::Snapshot);
         if !others.is_empty() {
             self.transport.send(others);
         }
@@ -387,23 +433,25 @@ impl RaftLoop {
         let transport = Arc::clone(&self.transport);
         let cmd_tx = self.cmd_tx.clone();
         let runtime = self.runtime.clone();
-        let spawned = std::thread::Builder::new().name("keel-snapshot-send".into()).spawn(move || {
-            let _runtime = runtime.enter();
-            let written = std::fs::File::create(&path)
-                .map_err(mvcc::Error::Io)
-                .and_then(|mut file| store.write_snapshot(&mut file).map(|_| file))
-                .and_then(|file| file.sync_all().map_err(mvcc::Error::Io));
-            match written {
-                Ok(()) => {
-                    tracing::info!(to = format!("{to:x}"), "sending a snapshot");
-                    transport.send_snapshot(msg, SnapshotSource::File(path));
+        let spawned = std::thread::Builder::new()
+            .name("keel-snapshot-send".into())
+            .spawn(move || {
+                let _runtime = runtime.enter();
+                let written = std::fs::File::create(&path)
+                    .map_err(mvcc::Error::Io)
+                    .and_then(|mut file| store.write_snapshot(&mut file).map(|_| file))
+                    .and_then(|file| file.sync_all().map_err(mvcc::Error::Io));
+                match written {
+                    Ok(()) => {
+                        tracing::info!(to = format!("{to:x}"), "sending a snapshot");
+                        transport.send_snapshot(msg, SnapshotSource::File(path));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot write a snapshot to send");
+                        let _ = cmd_tx.blocking_send(Command::SnapshotStatus { to, failed: true });
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot write a snapshot to send");
-                    let _ = cmd_tx.blocking_send(Command::SnapshotStatus { to, failed: true });
-                }
-            }
-        });
+            });
         if spawned.is_err() {
             self.raw.report_snapshot(to, true);
         }
@@ -411,7 +459,12 @@ impl RaftLoop {
 
     /// Snapshot at `index` (the store is durable there): `.snap`, WAL marker,
     /// compact the in-memory log keeping catch-up entries, release WAL segments.
-    fn take_snapshot(&mut self, index: u64, conf_state: ConfState, data: Bytes) -> Result<(), String> {
+    fn take_snapshot(
+        &mut self,
+        index: u64,
+        conf_state: ConfState,
+        data: Bytes,
+    ) -> Result<(), String> {
         let storage = self.raw.store_mut();
         if index <= storage.snapshot_index() {
             return Ok(());
@@ -419,16 +472,27 @@ impl RaftLoop {
         let snap = storage
             .create_snapshot(index, Some(conf_state), data)
             .map_err(|e| format!("create snapshot at {index}: {e}"))?;
-        self.snapshotter.save(&snap).map_err(|e| format!("save snapshot: {e}"))?;
-        let marker = WalSnapshot { index, term: snap.metadata.term };
-        self.wal.save_snapshot(marker).map_err(|e| format!("WAL snapshot marker: {e}"))?;
+        self.snapshotter
+            .save(&snap)
+            .map_err(|e| format!("save snapshot: {e}"))?;
+        let marker = WalSnapshot {
+            index,
+            term: snap.metadata.term,
+        };
+        self.wal
+            .save_snapshot(marker)
+            .map_err(|e| format!("WAL snapshot marker: {e}"))?;
         let compact_to = index.saturating_sub(SNAPSHOT_CATCH_UP_ENTRIES);
         let storage = self.raw.store_mut();
         let first = raft_core::Storage::first_index(storage).unwrap_or(1);
         if compact_to > first {
-            storage.compact(compact_to).map_err(|e| format!("compact raft log: {e}"))?;
+            storage
+                .compact(compact_to)
+                .map_err(|e| format!("compact raft log: {e}"))?;
         }
-        self.wal.release_to(index).map_err(|e| format!("release WAL: {e}"))?;
+        self.wal
+            .release_to(index)
+            .map_err(|e| format!("release WAL: {e}"))?;
         tracing::info!(index, term = snap.metadata.term, "took a snapshot");
         Ok(())
     }
@@ -448,7 +512,10 @@ impl RaftLoop {
             .map(|(id, _)| *id);
         match target {
             Some(to) => {
-                tracing::info!(to = format!("{to:x}"), "transferring leadership before stopping");
+                tracing::info!(
+                    to = format!("{to:x}"),
+                    "transferring leadership before stopping"
+                );
                 self.raw.transfer_leader(to);
                 self.transfer = Some((reply, Instant::now()));
             }
@@ -465,15 +532,17 @@ impl RaftLoop {
         };
         let leader = self.state.leader();
         let done = leader != 0 && leader != self.state.member_id;
-        if done || started.elapsed() > self.heartbeat_interval * 30 {
-            if let Some((reply, _)) = self.transfer.take() {
-                let _ = reply.send(());
-            }
+        if (done || started.elapsed() > self.heartbeat_interval * 30)
+            && let Some((reply, _)) = self.transfer.take()
+        {
+            let _ = reply.send(());
         }
     }
 }
 
 /// The first resolvable address of a list of peer URLs.
 pub(crate) fn first_addr(urls: &[String]) -> Option<std::net::SocketAddr> {
-    urls.iter().filter_map(|u| Url::parse(u).ok()).find_map(|u| u.socket_addr().ok())
+    urls.iter()
+        .filter_map(|u| Url::parse(u).ok())
+        .find_map(|u| u.socket_addr().ok())
 }

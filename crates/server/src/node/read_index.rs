@@ -50,7 +50,11 @@ impl ReadIndexer {
         self.next_ctx += 1;
         let ctx = Bytes::copy_from_slice(&self.next_ctx.to_be_bytes());
         let readers = std::mem::take(&mut self.queued);
-        self.in_flight = Some(InFlight { ctx: ctx.clone(), readers, sent: now });
+        self.in_flight = Some(InFlight {
+            ctx: ctx.clone(),
+            readers,
+            sent: now,
+        });
         Some(ctx)
     }
 
@@ -67,7 +71,10 @@ impl ReadIndexer {
 
     /// Hands a read state to the readers of its request.
     pub(crate) fn on_read_state(&mut self, rs: &ReadState) {
-        let matches = self.in_flight.as_ref().is_some_and(|f| f.ctx == rs.request_ctx);
+        let matches = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.ctx == rs.request_ctx);
         if !matches {
             return;
         }
@@ -105,9 +112,15 @@ mod tests {
         assert!(r.next_request(now).is_none(), "one request at a time");
         assert!(r.retry(now).is_none());
         assert_eq!(r.retry(now + RETRY_INTERVAL), Some(ctx.clone()));
-        r.on_read_state(&ReadState { index: 7, request_ctx: Bytes::from_static(b"other") });
+        r.on_read_state(&ReadState {
+            index: 7,
+            request_ctx: Bytes::from_static(b"other"),
+        });
         assert!(ra.try_recv().is_err());
-        r.on_read_state(&ReadState { index: 7, request_ctx: ctx });
+        r.on_read_state(&ReadState {
+            index: 7,
+            request_ctx: ctx,
+        });
         assert_eq!(ra.try_recv().unwrap().unwrap(), 7);
         assert_eq!(rb.try_recv().unwrap().unwrap(), 7);
         assert!(rc.try_recv().is_err(), "joined after the request was sent");

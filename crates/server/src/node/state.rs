@@ -117,22 +117,32 @@ impl NodeState {
 
     /// The fatal reason, if the member failed.
     pub(crate) fn fatal_reason(&self) -> Option<String> {
-        self.fatal.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.fatal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Read access to the membership.
     pub(crate) fn membership(&self) -> std::sync::RwLockReadGuard<'_, Membership> {
-        self.membership.read().unwrap_or_else(PoisonError::into_inner)
+        self.membership
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Write access to the membership.
     pub(crate) fn membership_mut(&self) -> std::sync::RwLockWriteGuard<'_, Membership> {
-        self.membership.write().unwrap_or_else(PoisonError::into_inner)
+        self.membership
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The raised alarms.
     pub(crate) fn alarm_list(&self) -> Vec<Alarm> {
-        self.alarms.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.alarms
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Raises or clears an alarm (clearing with alarm 0 clears all of the member's).

@@ -30,10 +30,15 @@ pub(crate) struct Waiters {
 impl Waiters {
     /// Waiters whose ids start from this member's prefix and the current time.
     pub(crate) fn new(member_id: u64) -> Waiters {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let prefix = (member_id & 0xffff) << 48;
         let suffix = (millis << 8) & ((1 << 48) - 1);
-        Waiters { next_id: AtomicU64::new(prefix | suffix), pending: Mutex::new(HashMap::new()) }
+        Waiters {
+            next_id: AtomicU64::new(prefix | suffix),
+            pending: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Registers a new request; returns its id and the receiver of its outcome.
@@ -65,6 +70,7 @@ impl Waiters {
     }
 
     /// How many requests wait.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }

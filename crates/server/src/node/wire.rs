@@ -98,11 +98,20 @@ impl From<&mvcc::WriteOp> for WireOp {
             mvcc::WriteOp::Put(p) => WireOp::Put(p.into()),
             mvcc::WriteOp::DeleteRange(d) => WireOp::DeleteRange(d.into()),
             mvcc::WriteOp::Txn(t) => WireOp::Txn(t.into()),
-            mvcc::WriteOp::Compact(c) => WireOp::Compact { revision: c.revision, physical: c.physical },
-            mvcc::WriteOp::LeaseGrant(g) => WireOp::LeaseGrant { id: g.id, ttl_seconds: g.ttl_seconds },
+            mvcc::WriteOp::Compact(c) => WireOp::Compact {
+                revision: c.revision,
+                physical: c.physical,
+            },
+            mvcc::WriteOp::LeaseGrant(g) => WireOp::LeaseGrant {
+                id: g.id,
+                ttl_seconds: g.ttl_seconds,
+            },
             mvcc::WriteOp::LeaseRevoke(r) => WireOp::LeaseRevoke { id: r.id },
             mvcc::WriteOp::LeaseCheckpoint(c) => WireOp::LeaseCheckpoint(
-                c.checkpoints.iter().map(|c| (c.id, c.remaining_ttl_seconds)).collect(),
+                c.checkpoints
+                    .iter()
+                    .map(|c| (c.id, c.remaining_ttl_seconds))
+                    .collect(),
             ),
         }
     }
@@ -120,13 +129,20 @@ impl From<WireOp> for mvcc::WriteOp {
             WireOp::LeaseGrant { id, ttl_seconds } => {
                 mvcc::WriteOp::LeaseGrant(mvcc::LeaseGrantRequest { id, ttl_seconds })
             }
-            WireOp::LeaseRevoke { id } => mvcc::WriteOp::LeaseRevoke(mvcc::LeaseRevokeRequest { id }),
-            WireOp::LeaseCheckpoint(list) => mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest {
-                checkpoints: list
-                    .into_iter()
-                    .map(|(id, remaining_ttl_seconds)| mvcc::LeaseCheckpoint { id, remaining_ttl_seconds })
-                    .collect(),
-            }),
+            WireOp::LeaseRevoke { id } => {
+                mvcc::WriteOp::LeaseRevoke(mvcc::LeaseRevokeRequest { id })
+            }
+            WireOp::LeaseCheckpoint(list) => {
+                mvcc::WriteOp::LeaseCheckpoint(mvcc::LeaseCheckpointRequest {
+                    checkpoints: list
+                        .into_iter()
+                        .map(|(id, remaining_ttl_seconds)| mvcc::LeaseCheckpoint {
+                            id,
+                            remaining_ttl_seconds,
+                        })
+                        .collect(),
+                })
+            }
         }
     }
 }
@@ -159,13 +175,21 @@ impl From<WirePut> for mvcc::PutRequest {
 
 impl From<&mvcc::DeleteRangeRequest> for WireDelete {
     fn from(d: &mvcc::DeleteRangeRequest) -> WireDelete {
-        WireDelete { key: d.key.clone(), range_end: d.range_end.clone(), prev_kv: d.prev_kv }
+        WireDelete {
+            key: d.key.clone(),
+            range_end: d.range_end.clone(),
+            prev_kv: d.prev_kv,
+        }
     }
 }
 
 impl From<WireDelete> for mvcc::DeleteRangeRequest {
     fn from(d: WireDelete) -> mvcc::DeleteRangeRequest {
-        mvcc::DeleteRangeRequest { key: d.key, range_end: d.range_end, prev_kv: d.prev_kv }
+        mvcc::DeleteRangeRequest {
+            key: d.key,
+            range_end: d.range_end,
+            prev_kv: d.prev_kv,
+        }
     }
 }
 
@@ -273,7 +297,13 @@ impl From<&mvcc::Compare> for WireCompare {
             TargetUnion::Value(v) => WireTarget::Value(v.clone()),
             TargetUnion::Lease(v) => WireTarget::Lease(*v),
         });
-        WireCompare { result, target, key: c.key.clone(), target_union, range_end: c.range_end.clone() }
+        WireCompare {
+            result,
+            target,
+            key: c.key.clone(),
+            target_union,
+            range_end: c.range_end.clone(),
+        }
     }
 }
 
@@ -299,7 +329,13 @@ impl From<WireCompare> for mvcc::Compare {
             WireTarget::Value(v) => TargetUnion::Value(v),
             WireTarget::Lease(v) => TargetUnion::Lease(v),
         });
-        mvcc::Compare { result, target, key: c.key, target_union, range_end: c.range_end }
+        mvcc::Compare {
+            result,
+            target,
+            key: c.key,
+            target_union,
+            range_end: c.range_end,
+        }
     }
 }
 

@@ -58,7 +58,10 @@ mod serial {
                 .unwrap();
             assert_eq!(rest.kvs()[0].key(), b"a/3");
             let old = c
-                .get("a/", Some(GetOptions::new().with_prefix().with_revision(base)))
+                .get(
+                    "a/",
+                    Some(GetOptions::new().with_prefix().with_revision(base)),
+                )
                 .await
                 .unwrap();
             assert_eq!(old.kvs().len(), 1);
@@ -68,12 +71,21 @@ mod serial {
                 .unwrap();
             assert_eq!(serial.kvs()[0].value(), b"x");
             let deleted = c
-                .delete("a/", Some(DeleteOptions::new().with_prefix().with_prev_key()))
+                .delete(
+                    "a/",
+                    Some(DeleteOptions::new().with_prefix().with_prev_key()),
+                )
                 .await
                 .unwrap();
             assert_eq!(deleted.deleted(), 3);
             assert_eq!(deleted.prev_kvs().len(), 3);
-            assert_eq!(c.get("a/", Some(GetOptions::new().with_prefix())).await.unwrap().count(), 0);
+            assert_eq!(
+                c.get("a/", Some(GetOptions::new().with_prefix()))
+                    .await
+                    .unwrap()
+                    .count(),
+                0
+            );
         });
     }
 
@@ -100,7 +112,10 @@ mod serial {
             let dup = Txn::new().and_then([TxnOp::put("k", "1", None), TxnOp::put("k", "2", None)]);
             let dup = status_of(c.txn(dup).await.unwrap_err());
             assert_eq!(dup.code(), Code::InvalidArgument);
-            assert_eq!(dup.message(), "etcdserver: duplicate key given in txn request");
+            assert_eq!(
+                dup.message(),
+                "etcdserver: duplicate key given in txn request"
+            );
         });
     }
 
@@ -111,20 +126,35 @@ mod serial {
             let mut c = keel.client().await;
             let mut last = 0;
             for i in 0..5 {
-                last = c.put("c", format!("{i}"), None).await.unwrap().header().unwrap().revision();
+                last = c
+                    .put("c", format!("{i}"), None)
+                    .await
+                    .unwrap()
+                    .header()
+                    .unwrap()
+                    .revision();
             }
-            c.compact(last - 1, Some(etcd_client::CompactionOptions::new().with_physical()))
-                .await
-                .unwrap();
+            c.compact(
+                last - 1,
+                Some(etcd_client::CompactionOptions::new().with_physical()),
+            )
+            .await
+            .unwrap();
             let old = status_of(
                 c.get("c", Some(GetOptions::new().with_revision(last - 3)))
                     .await
                     .unwrap_err(),
             );
             assert_eq!(old.code(), Code::OutOfRange);
-            assert_eq!(old.message(), "etcdserver: mvcc: required revision has been compacted");
+            assert_eq!(
+                old.message(),
+                "etcdserver: mvcc: required revision has been compacted"
+            );
             let future = status_of(c.compact(last + 10, None).await.unwrap_err());
-            assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
+            assert_eq!(
+                future.message(),
+                "etcdserver: mvcc: required revision is a future revision"
+            );
         });
     }
 
@@ -148,13 +178,24 @@ mod serial {
         let keel = Server::keel(&[]);
         block_on(async {
             let mut c = keel.client().await;
-            let start = c.put("w/a", "1", None).await.unwrap().header().unwrap().revision();
+            let start = c
+                .put("w/a", "1", None)
+                .await
+                .unwrap()
+                .header()
+                .unwrap()
+                .revision();
             c.put("w/b", "1", None).await.unwrap();
             c.delete("w/a", None).await.unwrap();
             let mut stream = c
                 .watch(
                     "w/",
-                    Some(WatchOptions::new().with_prefix().with_start_revision(start).with_prev_key()),
+                    Some(
+                        WatchOptions::new()
+                            .with_prefix()
+                            .with_start_revision(start)
+                            .with_prev_key(),
+                    ),
                 )
                 .await
                 .unwrap();
@@ -184,7 +225,13 @@ mod serial {
             let mut c = keel.client().await;
             let mut last = 0;
             for i in 0..4 {
-                last = c.put("k", format!("{i}"), None).await.unwrap().header().unwrap().revision();
+                last = c
+                    .put("k", format!("{i}"), None)
+                    .await
+                    .unwrap()
+                    .header()
+                    .unwrap()
+                    .revision();
             }
             c.compact(last, None).await.unwrap();
             let mut stream = c
@@ -204,11 +251,17 @@ mod serial {
         block_on(async {
             let mut c = keel.client().await;
             let kept = c.lease_grant(3, None).await.unwrap();
-            c.put("kept", "v", Some(PutOptions::new().with_lease(kept.id()))).await.unwrap();
-            let expiring = c.lease_grant(2, None).await.unwrap();
-            c.put("expiring", "v", Some(PutOptions::new().with_lease(expiring.id())))
+            c.put("kept", "v", Some(PutOptions::new().with_lease(kept.id())))
                 .await
                 .unwrap();
+            let expiring = c.lease_grant(2, None).await.unwrap();
+            c.put(
+                "expiring",
+                "v",
+                Some(PutOptions::new().with_lease(expiring.id())),
+            )
+            .await
+            .unwrap();
             let (mut keeper, mut answers) = c.lease_keep_alive(kept.id()).await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(60);
             // Keep one alive while the other expires (the leader revokes it).
@@ -234,7 +287,10 @@ mod serial {
             assert!(ttl.ttl() > 0 && ttl.granted_ttl() == 3);
             c.lease_revoke(kept.id()).await.unwrap();
             assert!(c.get("kept", None).await.unwrap().kvs().is_empty());
-            assert_eq!(c.lease_time_to_live(kept.id(), None).await.unwrap().ttl(), -1);
+            assert_eq!(
+                c.lease_time_to_live(kept.id(), None).await.unwrap().ttl(),
+                -1
+            );
         });
     }
 
@@ -263,7 +319,10 @@ mod serial {
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(answer.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+            assert_eq!(
+                answer.status,
+                tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            );
         });
     }
 
@@ -272,11 +331,17 @@ mod serial {
         let keel = Server::keel(&[]);
         let addr = &keel.client_addr;
         let (code, body) = http_get(addr, "/health").unwrap();
-        assert_eq!((code, body.as_str()), (200, r#"{"health":"true","reason":""}"#));
+        assert_eq!(
+            (code, body.as_str()),
+            (200, r#"{"health":"true","reason":""}"#)
+        );
         assert_eq!(http_get(addr, "/health?serializable=true").unwrap().0, 200);
         assert_eq!(http_get(addr, "/health?exclude=NOSPACE").unwrap().0, 200);
         let (code, body) = http_get(addr, "/version").unwrap();
-        assert_eq!((code, body.as_str()), (200, r#"{"etcdserver":"3.5.17","etcdcluster":"3.5.0"}"#));
+        assert_eq!(
+            (code, body.as_str()),
+            (200, r#"{"etcdserver":"3.5.17","etcdcluster":"3.5.0"}"#)
+        );
         assert_eq!(http_get(addr, "/livez").unwrap(), (200, "ok\n".to_owned()));
         assert_eq!(http_get(addr, "/readyz").unwrap(), (200, "ok\n".to_owned()));
         let (code, metrics) = http_get(addr, "/metrics").unwrap();
@@ -311,7 +376,11 @@ mod serial {
     impl tonic::codec::Encoder for RawCodec {
         type Item = Vec<u8>;
         type Error = tonic::Status;
-        fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        fn encode(
+            &mut self,
+            item: Vec<u8>,
+            dst: &mut tonic::codec::EncodeBuf<'_>,
+        ) -> Result<(), tonic::Status> {
             use bytes::BufMut;
             dst.put_slice(&item);
             Ok(())
@@ -321,7 +390,10 @@ mod serial {
     impl tonic::codec::Decoder for RawCodec {
         type Item = Vec<u8>;
         type Error = tonic::Status;
-        fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        fn decode(
+            &mut self,
+            src: &mut tonic::codec::DecodeBuf<'_>,
+        ) -> Result<Option<Vec<u8>>, tonic::Status> {
             use bytes::Buf;
             let bytes = src.copy_to_bytes(src.remaining());
             Ok(Some(bytes.to_vec()))
@@ -359,7 +431,10 @@ mod serial {
                 .unwrap_err();
             assert_eq!(answer.code(), Code::Internal, "{answer:?}");
             c.put("still", "alive", None).await.unwrap();
-            assert_eq!(c.get("still", None).await.unwrap().kvs()[0].value(), b"alive");
+            assert_eq!(
+                c.get("still", None).await.unwrap().kvs()[0].value(),
+                b"alive"
+            );
         });
     }
 }

@@ -44,7 +44,11 @@ mod serial {
         }
 
         fn start(&mut self, initial_cluster: &str, extra: &[&str]) {
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .unwrap();
             let child = Command::new(env!("CARGO_BIN_EXE_keel"))
                 .arg(format!("--name={}", self.name))
                 .arg(format!("--data-dir={}", self.data_dir.display()))
@@ -88,7 +92,11 @@ mod serial {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            panic!("{} not healthy within {PATIENCE:?}:\n{}", self.name, self.log_text());
+            panic!(
+                "{} not healthy within {PATIENCE:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
         }
     }
 
@@ -103,15 +111,26 @@ mod serial {
                 child: None,
             })
             .collect();
-        let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
+        let initial = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
         (members, initial)
     }
 
     async fn connect(member: &Member) -> Client {
+        connect_with_timeout(member, Duration::from_secs(10)).await
+    }
+
+    /// A client whose requests give up after `timeout` (so retries cycle fast during a failover).
+    async fn connect_with_timeout(member: &Member, timeout: Duration) -> Client {
         let options = etcd_client::ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(10));
-        Client::connect([member.client_url()], Some(options)).await.unwrap()
+            .with_timeout(timeout);
+        Client::connect([member.client_url()], Some(options))
+            .await
+            .unwrap()
     }
 
     /// The leader's id as `member` reports it, 0 when it knows none.
@@ -125,16 +144,20 @@ mod serial {
     /// Puts `key` through `member`, retrying while the cluster has no leader; returns when acknowledged.
     async fn put_until_acked(member: &Member, key: &str, value: &str) {
         let deadline = Instant::now() + PATIENCE;
-        let mut client = connect(member).await;
+        let mut client = connect_with_timeout(member, Duration::from_secs(1)).await;
         loop {
             match client.put(key, value, None).await {
                 Ok(_) => return,
                 Err(e) if Instant::now() < deadline => {
                     eprintln!("put {key} via {}: {e}; retrying", member.name);
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    client = connect(member).await;
+                    client = connect_with_timeout(member, Duration::from_secs(1)).await;
                 }
-                Err(e) => panic!("put {key} via {} never succeeded: {e}\n{}", member.name, member.log_text()),
+                Err(e) => panic!(
+                    "put {key} via {} never succeeded: {e}\n{}",
+                    member.name,
+                    member.log_text()
+                ),
             }
         }
     }
@@ -142,10 +165,18 @@ mod serial {
     /// Reads every key under `prefix` linearizably through `member`.
     async fn read_all(member: &Member, prefix: &str) -> Vec<(String, String)> {
         let mut client = connect(member).await;
-        let resp = client.get(prefix, Some(GetOptions::new().with_prefix())).await.unwrap();
+        let resp = client
+            .get(prefix, Some(GetOptions::new().with_prefix()))
+            .await
+            .unwrap();
         resp.kvs()
             .iter()
-            .map(|kv| (kv.key_str().unwrap().to_string(), kv.value_str().unwrap().to_string()))
+            .map(|kv| {
+                (
+                    kv.key_str().unwrap().to_string(),
+                    kv.value_str().unwrap().to_string(),
+                )
+            })
             .collect()
     }
 
@@ -163,7 +194,11 @@ mod serial {
         member.start(&initial, &[]);
         member.wait_healthy();
         let got = read_all(member, "k").await;
-        assert_eq!(got.len(), 50, "every acknowledged write survives a SIGKILL and restart");
+        assert_eq!(
+            got.len(),
+            50,
+            "every acknowledged write survives a SIGKILL and restart"
+        );
         assert_eq!(got[7], ("k007".to_string(), "v7".to_string()));
         put_until_acked(member, "after", "restart").await;
     }
@@ -224,7 +259,11 @@ mod serial {
         assert_eq!(members.members().len(), 1);
         assert_eq!(members.members()[0].peer_urls(), [peer_url.as_str()]);
         assert!(member.data_dir.join("member").join("wal").exists());
-        assert!(member.log_text().contains("--enable-v2 is accepted"), "{}", member.log_text());
+        assert!(
+            member.log_text().contains("--enable-v2 is accepted"),
+            "{}",
+            member.log_text()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +278,11 @@ mod serial {
         let status = member.child.as_mut().unwrap().wait().unwrap();
         member.child = None;
         assert!(!status.success());
-        assert!(member.log_text().contains("belongs to cluster"), "{}", member.log_text());
+        assert!(
+            member.log_text().contains("belongs to cluster"),
+            "{}",
+            member.log_text()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,9 +305,21 @@ mod serial {
         assert_ne!(leader_id, 0);
         let mut ids = Vec::new();
         for m in &members {
-            ids.push(connect(m).await.status().await.unwrap().header().unwrap().member_id());
+            ids.push(
+                connect(m)
+                    .await
+                    .status()
+                    .await
+                    .unwrap()
+                    .header()
+                    .unwrap()
+                    .member_id(),
+            );
         }
-        let leader = ids.iter().position(|&id| id == leader_id).expect("the leader is a member");
+        let leader = ids
+            .iter()
+            .position(|&id| id == leader_id)
+            .expect("the leader is a member");
         let survivor = (leader + 1) % 3;
 
         let killed_at = Instant::now();
@@ -279,13 +334,21 @@ mod serial {
             acked.push((key, value));
         }
         let new_leader = leader_of(&members[survivor]).await;
-        assert!(new_leader != 0 && new_leader != leader_id, "a new leader took over");
+        assert!(
+            new_leader != 0 && new_leader != leader_id,
+            "a new leader took over"
+        );
 
         members[leader].start(&initial, &[]);
         members[leader].wait_healthy();
         acked.sort();
         for m in &members {
-            assert_eq!(read_all(m, "k").await, acked, "{} has every acknowledged write", m.name);
+            assert_eq!(
+                read_all(m, "k").await,
+                acked,
+                "{} has every acknowledged write",
+                m.name
+            );
         }
     }
 }

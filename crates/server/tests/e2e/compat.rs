@@ -43,7 +43,15 @@ mod serial {
             step(&["get", "a/1"]),
             step(&["get", "a/", "--prefix"]),
             step(&["get", "a/", "--prefix", "--limit", "2"]),
-            step(&["get", "a/", "--prefix", "--sort-by", "MODIFY", "--order", "DESCEND"]),
+            step(&[
+                "get",
+                "a/",
+                "--prefix",
+                "--sort-by",
+                "MODIFY",
+                "--order",
+                "DESCEND",
+            ]),
             step(&["get", "a/", "--prefix", "--keys-only"]),
             step(&["get", "a/", "--prefix", "--count-only", "-w", "json"]),
             step(&["get", "a/", "--prefix", "--rev", "3"]),
@@ -99,7 +107,11 @@ mod serial {
 
     /// Runs one step against `endpoint`; returns its exit status and output.
     fn run(endpoint: &str, step: &Step, lease: &str) -> (Option<i32>, String, String) {
-        let args: Vec<String> = step.args.iter().map(|a| a.replace("{lease}", lease)).collect();
+        let args: Vec<String> = step
+            .args
+            .iter()
+            .map(|a| a.replace("{lease}", lease))
+            .collect();
         let output = match step.run_seconds {
             None => {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -132,9 +144,18 @@ mod serial {
             (r"lease [0-9a-f]+", "lease ID"),
             (r"(?m)^[0-9a-f]{1,16}$", "ID"),
             (r"(?m)^[0-9a-f]{1,16}, ", "ID, "),
-            (r"PORT, [0-9a-f]{1,16}, VERSION, [^,]+, (true|false), (true|false), \d+, \d+, \d+,", "PORT, ID, VERSION, SIZE, $1, $2, TERM, INDEX, APPLIED,"),
-            (r#""(cluster_id|member_id|raft_term|ID|leader|raftIndex|raftTerm|raftAppliedIndex|dbSize|dbSizeInUse)":\d+"#, "\"$1\":N"),
-            (r#"(?m)^"(ClusterID|MemberID|RaftTerm|Lease)" : \d+"#, "\"$1\" : N"),
+            (
+                r"PORT, [0-9a-f]{1,16}, VERSION, [^,]+, (true|false), (true|false), \d+, \d+, \d+,",
+                "PORT, ID, VERSION, SIZE, $1, $2, TERM, INDEX, APPLIED,",
+            ),
+            (
+                r#""(cluster_id|member_id|raft_term|ID|leader|raftIndex|raftTerm|raftAppliedIndex|dbSize|dbSizeInUse)":\d+"#,
+                "\"$1\":N",
+            ),
+            (
+                r#"(?m)^"(ClusterID|MemberID|RaftTerm|Lease)" : \d+"#,
+                "\"$1\" : N",
+            ),
         ];
         let mut out = text.to_owned();
         for (pattern, replacement) in rules {
@@ -200,6 +221,10 @@ mod serial {
         assert_eq!(normalize(a), normalize(b));
         let rev_a = r#"{"header":{"cluster_id":1,"member_id":2,"revision":3,"raft_term":2}}"#;
         let rev_b = r#"{"header":{"cluster_id":7,"member_id":8,"revision":4,"raft_term":9}}"#;
-        assert_ne!(normalize(rev_a), normalize(rev_b), "revisions must still be compared");
+        assert_ne!(
+            normalize(rev_a),
+            normalize(rev_b),
+            "revisions must still be compared"
+        );
     }
 }

@@ -48,11 +48,22 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn track(&self, from: u64) -> Track {
-        self.tracks.lock().unwrap().get(&from).copied().unwrap_or_default()
+        self.tracks
+            .lock()
+            .unwrap()
+            .get(&from)
+            .copied()
+            .unwrap_or_default()
     }
 
     pub(crate) fn kept_from(&self, from: u64) -> Vec<Message> {
-        self.kept.lock().unwrap().iter().filter(|m| m.from == from).cloned().collect()
+        self.kept
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.from == from)
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn saw_unreachable(&self, id: u64) -> bool {
@@ -100,7 +111,10 @@ impl RaftHandler for Recorder {
     }
 
     fn report_snapshot(&self, member_id: u64, failed: bool) {
-        self.snapshot_reports.lock().unwrap().push((member_id, failed));
+        self.snapshot_reports
+            .lock()
+            .unwrap()
+            .push((member_id, failed));
     }
 }
 
@@ -118,7 +132,12 @@ impl Node {
     }
 }
 
-pub(crate) fn config(cluster_id: u64, id: u64, tls: TlsMode, dir: &std::path::Path) -> TransportConfig {
+pub(crate) fn config(
+    cluster_id: u64,
+    id: u64,
+    tls: TlsMode,
+    dir: &std::path::Path,
+) -> TransportConfig {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut cfg = TransportConfig::new(cluster_id, id, listen, dir.join("snap"));
     cfg.tls = tls;
@@ -128,8 +147,15 @@ pub(crate) fn config(cluster_id: u64, id: u64, tls: TlsMode, dir: &std::path::Pa
 pub(crate) async fn start_node(cluster_id: u64, id: u64, tls: TlsMode) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Arc::new(Recorder::default());
-    let transport = QuicTransport::start(config(cluster_id, id, tls, dir.path()), recorder.clone()).await.unwrap();
-    Node { id, transport, recorder, dir }
+    let transport = QuicTransport::start(config(cluster_id, id, tls, dir.path()), recorder.clone())
+        .await
+        .unwrap();
+    Node {
+        id,
+        transport,
+        recorder,
+        dir,
+    }
 }
 
 /// Connects every node to every other.
@@ -145,7 +171,14 @@ pub(crate) fn mesh(nodes: &[&Node]) {
 }
 
 pub(crate) fn msg(t: MessageType, from: u64, to: u64, index: u64) -> Message {
-    Message { msg_type: t, from, to, index, term: 1, ..Message::default() }
+    Message {
+        msg_type: t,
+        from,
+        to,
+        index,
+        term: 1,
+        ..Message::default()
+    }
 }
 
 /// Waits until `cond` holds, failing the test after [`PATIENCE`].
@@ -159,9 +192,15 @@ pub(crate) async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// A seed from the environment (`KEEL_TEST_SEED`) or the clock, printed.
 pub(crate) fn seed() -> u64 {
-    let seed = std::env::var("KEEL_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let seed = std::env::var("KEEL_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     println!("seed: {seed} (rerun with KEEL_TEST_SEED={seed})");
     seed
 }

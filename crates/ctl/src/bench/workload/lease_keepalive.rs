@@ -39,7 +39,9 @@ impl KeepaliveStream {
     async fn answer(&mut self) -> Result<(), tonic::Status> {
         match self.responses.message().await? {
             Some(r) if r.ttl > 0 => Ok(()),
-            Some(_) => Err(tonic::Status::not_found("etcdserver: requested lease not found")),
+            Some(_) => Err(tonic::Status::not_found(
+                "etcdserver: requested lease not found",
+            )),
             None => Err(tonic::Status::unavailable("keep-alive stream ended")),
         }
     }
@@ -50,7 +52,10 @@ impl Op for LeaseKeepalive {
 
     async fn connect(&self, _task: usize, channel: Channel) -> Result<Self::Client, tonic::Status> {
         let mut lease = LeaseClient::new(channel);
-        let grant = LeaseGrantRequest { ttl: LEASE_TTL_SECS, id: 0 };
+        let grant = LeaseGrantRequest {
+            ttl: LEASE_TTL_SECS,
+            id: 0,
+        };
         let id = lease.lease_grant(grant).await?.into_inner().id;
         let (requests, rx) = mpsc::channel(1);
         // A gRPC server may hold the stream's headers back until its first
@@ -59,8 +64,15 @@ impl Op for LeaseKeepalive {
         if requests.send(first).await.is_err() {
             return Err(tonic::Status::internal("keep-alive channel closed"));
         }
-        let responses = lease.lease_keep_alive(ReceiverStream::new(rx)).await?.into_inner();
-        let mut stream = KeepaliveStream { id, requests, responses };
+        let responses = lease
+            .lease_keep_alive(ReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        let mut stream = KeepaliveStream {
+            id,
+            requests,
+            responses,
+        };
         stream.answer().await?;
         Ok(stream)
     }

@@ -37,7 +37,11 @@ impl Op for Put {
         let (kv, chooser) = client;
         let number = chooser.number(seq);
         let key = chooser.key(number);
-        let put = PutRequest { key, value: self.value.clone(), ..Default::default() };
+        let put = PutRequest {
+            key,
+            value: self.value.clone(),
+            ..Default::default()
+        };
         kv.put(put).await.map(drop)
     }
 }

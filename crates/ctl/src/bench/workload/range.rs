@@ -19,7 +19,11 @@ impl Range {
     pub(crate) fn new(args: &RangeArgs) -> Self {
         let request = RangeRequest {
             key: args.key.as_bytes().to_vec(),
-            range_end: args.end.as_deref().map(|e| e.as_bytes().to_vec()).unwrap_or_default(),
+            range_end: args
+                .end
+                .as_deref()
+                .map(|e| e.as_bytes().to_vec())
+                .unwrap_or_default(),
             limit: args.limit,
             serializable: args.consistency == Consistency::S,
             ..Default::default()

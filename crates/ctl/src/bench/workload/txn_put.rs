@@ -38,7 +38,10 @@ impl TxnPut {
                 })),
             })
             .collect();
-        TxnRequest { success, ..Default::default() }
+        TxnRequest {
+            success,
+            ..Default::default()
+        }
     }
 }
 

@@ -82,13 +82,21 @@ pub(crate) async fn run(args: &WatchArgs, global: &Global) -> anyhow::Result<(Re
     let start = Instant::now();
     let acked = put_all(args, &key, conns::for_client(&channels, 0), &shared).await;
     let expected = acked.saturating_mul(args.watchers() as u64);
-    let drained = drain(&shared, expected, Duration::from_secs(args.drain_timeout_secs)).await;
+    let drained = drain(
+        &shared,
+        expected,
+        Duration::from_secs(args.drain_timeout_secs),
+    )
+    .await;
     let elapsed = start.elapsed();
     readers.abort_all();
     let mut recorder = shared.recorder.merged();
     if !drained {
         let missing = expected.saturating_sub(shared.received.load(Ordering::Acquire));
-        let message = format!("watch event not received within {}s", args.drain_timeout_secs);
+        let message = format!(
+            "watch event not received within {}s",
+            args.drain_timeout_secs
+        );
         recorder.error_n(&message, missing);
     }
     Ok((recorder, elapsed))
@@ -99,11 +107,19 @@ pub(crate) async fn run(args: &WatchArgs, global: &Global) -> anyhow::Result<(Re
 async fn open_stream(channel: Channel, key: &[u8], watchers: usize) -> anyhow::Result<WatchStream> {
     let (requests, rx) = mpsc::channel(watchers);
     for _ in 0..watchers {
-        let create = WatchCreateRequest { key: key.to_vec(), ..Default::default() };
-        let request = WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) };
+        let create = WatchCreateRequest {
+            key: key.to_vec(),
+            ..Default::default()
+        };
+        let request = WatchRequest {
+            request_union: Some(RequestUnion::CreateRequest(create)),
+        };
         // The channel holds exactly `watchers` requests and nothing reads it
         // yet, so this never waits.
-        requests.send(request).await.context("watch request channel closed")?;
+        requests
+            .send(request)
+            .await
+            .context("watch request channel closed")?;
     }
     let mut client = WatchClient::new(channel);
     let mut responses = client.watch(ReceiverStream::new(rx)).await?.into_inner();
@@ -119,7 +135,10 @@ async fn open_stream(channel: Channel, key: &[u8], watchers: usize) -> anyhow::R
             created += 1;
         }
     }
-    Ok(WatchStream { _requests: requests, responses })
+    Ok(WatchStream {
+        _requests: requests,
+        responses,
+    })
 }
 
 /// Puts the key `--put-total` times; returns how many puts succeeded.
@@ -131,7 +150,11 @@ async fn put_all(args: &WatchArgs, key: &[u8], channel: Channel, shared: &Shared
         pacer.wait().await;
         let mut value = (seq as u64).to_be_bytes().to_vec();
         value.resize(args.val_size, 0);
-        let put = PutRequest { key: key.to_vec(), value, ..Default::default() };
+        let put = PutRequest {
+            key: key.to_vec(),
+            value,
+            ..Default::default()
+        };
         sent.store(nanos_since(shared.epoch), Ordering::Release);
         match kv.put(put).await {
             Ok(_) => acked += 1,
@@ -152,19 +175,30 @@ async fn read_events(mut stream: WatchStream, task: usize, shared: &Shared) {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(status) => {
-                shared.recorder.with(task, |r| r.error(&error_message(&status)));
+                shared
+                    .recorder
+                    .with(task, |r| r.error(&error_message(&status)));
                 return;
             }
         };
         let now = nanos_since(shared.epoch);
         for event in &response.events {
-            let latency = event.kv.as_ref().and_then(|kv| put_number(&kv.value)).and_then(|seq| {
-                let sent = shared.sent_nanos.get(usize::try_from(seq).ok()?)?.load(Ordering::Acquire);
-                (sent != UNSET).then(|| Duration::from_nanos(now.saturating_sub(sent)))
-            });
+            let latency = event
+                .kv
+                .as_ref()
+                .and_then(|kv| put_number(&kv.value))
+                .and_then(|seq| {
+                    let sent = shared
+                        .sent_nanos
+                        .get(usize::try_from(seq).ok()?)?
+                        .load(Ordering::Acquire);
+                    (sent != UNSET).then(|| Duration::from_nanos(now.saturating_sub(sent)))
+                });
             match latency {
                 Some(l) => shared.recorder.with(task, |r| r.success(l)),
-                None => shared.recorder.with(task, |r| r.error("event for an unknown put")),
+                None => shared
+                    .recorder
+                    .with(task, |r| r.error("event for an unknown put")),
             }
             shared.received.fetch_add(1, Ordering::AcqRel);
         }

@@ -24,13 +24,29 @@ pub(super) struct Checker {
 }
 
 fn entry_hash(e: &Entry) -> u64 {
-    let seed = if e.entry_type == crate::EntryType::ConfChange { 7 } else { 3 };
-    Machine { index: 0, chain: seed }.next_chain(&Entry { term: 0, index: 0, ..e.clone() })
+    let seed = if e.entry_type == crate::EntryType::ConfChange {
+        7
+    } else {
+        3
+    };
+    Machine {
+        index: 0,
+        chain: seed,
+    }
+    .next_chain(&Entry {
+        term: 0,
+        index: 0,
+        ..e.clone()
+    })
 }
 
 impl Checker {
     pub(super) fn new() -> Self {
-        Checker { chain: vec![0], terms: vec![0], ..Default::default() }
+        Checker {
+            chain: vec![0],
+            terms: vec![0],
+            ..Default::default()
+        }
     }
 
     /// The highest index some node applied.
@@ -39,10 +55,17 @@ impl Checker {
     }
 
     /// Log Matching, checked on every entry handed out to persist.
-    pub(super) fn on_ready_entries(&mut self, raft: &Raft<MemStorage>, entries: &[Entry]) -> Result<(), String> {
+    pub(super) fn on_ready_entries(
+        &mut self,
+        raft: &Raft<MemStorage>,
+        entries: &[Entry],
+    ) -> Result<(), String> {
         for e in entries {
             let prev_term = raft.log.term_or_zero(e.index - 1);
-            let seen = *self.entries.entry((e.index, e.term)).or_insert((entry_hash(e), prev_term));
+            let seen = *self
+                .entries
+                .entry((e.index, e.term))
+                .or_insert((entry_hash(e), prev_term));
             if seen != (entry_hash(e), prev_term) {
                 return Err(format!(
                     "Log Matching: node {} has entry {}/{} with prev term {prev_term}, another log has it with prev term {}",
@@ -58,7 +81,10 @@ impl Checker {
         if e.index != m.index + 1 {
             return Err(format!("node {id} applied {} after {}", e.index, m.index));
         }
-        let next = Machine { index: e.index, chain: m.next_chain(e) };
+        let next = Machine {
+            index: e.index,
+            chain: m.next_chain(e),
+        };
         self.record(id, next, Some(e.term))?;
         Ok(next)
     }
@@ -71,24 +97,34 @@ impl Checker {
     fn record(&mut self, id: u64, m: Machine, term: Option<u64>) -> Result<(), String> {
         let i = m.index as usize;
         match self.chain.get(i) {
-            Some(&c) if c != m.chain => {
-                Err(format!("State Machine Safety: node {id} applied a different entry at index {i}"))
-            }
+            Some(&c) if c != m.chain => Err(format!(
+                "State Machine Safety: node {id} applied a different entry at index {i}"
+            )),
             Some(_) => Ok(()),
             None if i == self.chain.len() => {
                 self.chain.push(m.chain);
                 self.terms.push(term.unwrap_or(0));
                 Ok(())
             }
-            None => Err(format!("node {id} applied index {i} before anyone applied {}", self.chain.len())),
+            None => Err(format!(
+                "node {id} applied index {i} before anyone applied {}",
+                self.chain.len()
+            )),
         }
     }
 
     /// Election Safety, Leader Completeness and a monotone commit index for one live node.
-    pub(super) fn check_node(&mut self, raft: &Raft<MemStorage>, last_commit: &mut u64) -> Result<(), String> {
+    pub(super) fn check_node(
+        &mut self,
+        raft: &Raft<MemStorage>,
+        last_commit: &mut u64,
+    ) -> Result<(), String> {
         let commit = raft.log.committed;
         if commit < *last_commit {
-            return Err(format!("node {}: commit went back from {last_commit} to {commit}", raft.id));
+            return Err(format!(
+                "node {}: commit went back from {last_commit} to {commit}",
+                raft.id
+            ));
         }
         *last_commit = commit;
         if raft.role != Role::Leader {
@@ -96,7 +132,10 @@ impl Checker {
         }
         match self.leaders.get(&raft.term) {
             Some(&l) if l == raft.id => Ok(()),
-            Some(&l) => Err(format!("Election Safety: nodes {l} and {} both lead term {}", raft.id, raft.term)),
+            Some(&l) => Err(format!(
+                "Election Safety: nodes {l} and {} both lead term {}",
+                raft.id, raft.term
+            )),
             None => {
                 self.leaders.insert(raft.term, raft.id);
                 self.elections += 1;

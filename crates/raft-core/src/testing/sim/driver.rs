@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::Config;
 use crate::ConfChange;
 use crate::ConfState;
+use crate::Config;
 use crate::Entry;
 use crate::EntryType;
 use crate::MemStorage;
@@ -30,15 +30,26 @@ impl Machine {
 
     pub(super) fn decode(data: &[u8]) -> Machine {
         let word = |r: std::ops::Range<usize>| {
-            data.get(r).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes)
+            data.get(r)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map_or(0, u64::from_le_bytes)
         };
-        Machine { index: word(0..8), chain: word(8..16) }
+        Machine {
+            index: word(0..8),
+            chain: word(8..16),
+        }
     }
 
     /// The chain after applying `e`.
     pub(super) fn next_chain(&self, e: &Entry) -> u64 {
         let mut h = self.chain ^ 0x9e37_79b9_7f4a_7c15;
-        for b in e.term.to_le_bytes().iter().chain(e.index.to_le_bytes().iter()).chain(e.data.iter()) {
+        for b in e
+            .term
+            .to_le_bytes()
+            .iter()
+            .chain(e.index.to_le_bytes().iter())
+            .chain(e.data.iter())
+        {
             h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
         h
@@ -48,7 +59,6 @@ impl Machine {
 /// A server of the simulation.
 #[derive(Debug)]
 pub(super) struct SimNode {
-    pub(super) id: u64,
     pub(super) config: Config,
     /// The running node; `None` while crashed.
     pub(super) raw: Option<crate::RawNode<MemStorage>>,
@@ -62,9 +72,16 @@ pub(super) struct SimNode {
 }
 
 impl SimNode {
-    pub(super) fn new(id: u64, config: Config, conf: ConfState) -> Result<Self> {
+    pub(super) fn new(config: Config, conf: ConfState) -> Result<Self> {
         let disk = MemStorage::new_with_conf_state(conf);
-        let mut n = SimNode { id, config, raw: None, disk, machine: Machine::default(), pending: None, last_commit: 0 };
+        let mut n = SimNode {
+            config,
+            raw: None,
+            disk,
+            machine: Machine::default(),
+            pending: None,
+            last_commit: 0,
+        };
         n.start()?;
         Ok(n)
     }
@@ -72,8 +89,15 @@ impl SimNode {
     /// Boots from the disk: the machine restarts from the newest snapshot.
     pub(super) fn start(&mut self) -> Result<()> {
         let snap: Snapshot = crate::Storage::snapshot(&self.disk, 0)?;
-        self.machine = if snap.is_empty() { Machine::default() } else { Machine::decode(&snap.data) };
-        let config = Config { applied: self.machine.index, ..self.config.clone() };
+        self.machine = if snap.is_empty() {
+            Machine::default()
+        } else {
+            Machine::decode(&snap.data)
+        };
+        let config = Config {
+            applied: self.machine.index,
+            ..self.config.clone()
+        };
         self.raw = Some(crate::RawNode::new(&config, self.disk.clone())?);
         self.last_commit = 0;
         Ok(())
@@ -96,7 +120,10 @@ impl SimNode {
         }
         let cs = raw.status().conf_state;
         let store = raw.store_mut();
-        if store.create_snapshot(machine.index, Some(cs), machine.encode()).is_ok() {
+        if store
+            .create_snapshot(machine.index, Some(cs), machine.encode())
+            .is_ok()
+        {
             // The snapshot covers the index, so compaction there cannot fail.
             let _ = store.compact(machine.index);
         }
@@ -105,5 +132,7 @@ impl SimNode {
 
 /// Decodes a committed configuration change (a bad one is a bug the simulator reports).
 pub(super) fn conf_change_of(e: &Entry) -> Option<ConfChange> {
-    (e.entry_type == EntryType::ConfChange).then(|| ConfChange::decode(&e.data).ok()).flatten()
+    (e.entry_type == EntryType::ConfChange)
+        .then(|| ConfChange::decode(&e.data).ok())
+        .flatten()
 }

@@ -2,6 +2,7 @@
 //! size limit is split into several, all but the last marked `fragment`.
 
 use api::etcdserverpb as pb;
+use api::mvccpb;
 use prost::Message;
 
 /// Splits `resp` into responses of at most `max_bytes` each (a single event
@@ -29,10 +30,43 @@ pub(super) fn split(resp: pb::WatchResponse, max_bytes: usize) -> Vec<pb::WatchR
     parts
 }
 
+/// Groups catch-up events into batches of whole revisions of at most about
+/// `max_bytes` each (a single revision larger than that is one batch), so a
+/// watcher replaying a long history gets responses any client can decode.
+pub(super) fn by_revision(events: Vec<mvccpb::Event>, max_bytes: usize) -> Vec<Vec<mvccpb::Event>> {
+    let revision = |e: &mvccpb::Event| e.kv.as_ref().map_or(0, |kv| kv.mod_revision);
+    let mut batches = Vec::new();
+    let mut batch: Vec<mvccpb::Event> = Vec::new();
+    let mut batch_bytes = 0;
+    let mut current: Vec<mvccpb::Event> = Vec::new();
+    let mut current_bytes = 0;
+    for event in events {
+        if current.first().is_some_and(|first| revision(first) != revision(&event)) {
+            if !batch.is_empty() && batch_bytes + current_bytes > max_bytes {
+                batches.push(std::mem::take(&mut batch));
+                batch_bytes = 0;
+            }
+            batch.append(&mut current);
+            batch_bytes += current_bytes;
+            current_bytes = 0;
+        }
+        current_bytes += event.encoded_len();
+        current.push(event);
+    }
+    if !batch.is_empty() && batch_bytes + current_bytes > max_bytes {
+        batches.push(std::mem::take(&mut batch));
+    }
+    batch.append(&mut current);
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use api::mvccpb;
 
     fn event(value_bytes: usize) -> mvccpb::Event {
         mvccpb::Event {
@@ -44,6 +78,27 @@ mod tests {
             }),
             prev_kv: None,
         }
+    }
+
+    fn at(revision: i64, value_bytes: usize) -> mvccpb::Event {
+        let mut e = event(value_bytes);
+        if let Some(kv) = e.kv.as_mut() {
+            kv.mod_revision = revision;
+        }
+        e
+    }
+
+    #[test]
+    fn history_batches_keep_revisions_whole_and_bounded() {
+        let events = vec![at(2, 400), at(2, 400), at(3, 400), at(4, 400), at(4, 400), at(5, 3000)];
+        let batches = by_revision(events.clone(), 1000);
+        let revisions: Vec<Vec<i64>> = batches
+            .iter()
+            .map(|b| b.iter().map(|e| e.kv.as_ref().unwrap().mod_revision).collect())
+            .collect();
+        assert_eq!(revisions, vec![vec![2, 2], vec![3], vec![4, 4], vec![5]]);
+        assert_eq!(batches.concat(), events);
+        assert!(by_revision(Vec::new(), 1000).is_empty());
     }
 
     #[test]
@@ -68,7 +123,11 @@ mod tests {
         let (last, rest) = parts.split_last().unwrap();
         assert!(rest.iter().all(|p| p.fragment && p.encoded_len() < 1000));
         assert!(!last.fragment);
-        assert!(parts.iter().all(|p| p.watch_id == 3 && !p.events.is_empty()));
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.watch_id == 3 && !p.events.is_empty())
+        );
         let joined: Vec<_> = parts.into_iter().flat_map(|p| p.events).collect();
         assert_eq!(joined, resp.events);
     }

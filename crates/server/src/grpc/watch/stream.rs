@@ -304,7 +304,7 @@ impl<B: Backend> WatchStream<B> {
         let header = self.header(r);
         for (watch_id, fragment, events) in outgoing {
             let resp = pb::WatchResponse {
-                header: header.clone(),
+                header,
                 watch_id,
                 events,
                 ..Default::default()
@@ -429,7 +429,9 @@ impl<B: Backend> WatchStream<B> {
             .map(|e| convert::event(e, w.prev_kv))
             .collect();
         if batch.complete {
-            w.next_revision = w.next_revision.max(batch.current.max(last_event.unwrap_or(0)) + 1);
+            w.next_revision = w
+                .next_revision
+                .max(batch.current.max(last_event.unwrap_or(0)) + 1);
             w.synced = true;
         } else if let Some(last) = last_event {
             w.next_revision = last + 1;
@@ -440,13 +442,16 @@ impl<B: Backend> WatchStream<B> {
         }
         w.sent_since_tick = true;
         let revision = batch.current.max(last_event.unwrap_or(0));
-        let resp = pb::WatchResponse {
-            header: self.header(revision),
-            watch_id: id,
-            events,
-            ..Default::default()
-        };
-        self.send_events(resp, fragment).await
+        for events in fragment::by_revision(events, self.limits.max_request_bytes) {
+            let resp = pb::WatchResponse {
+                header: self.header(revision),
+                watch_id: id,
+                events,
+                ..Default::default()
+            };
+            self.send_events(resp, fragment).await?;
+        }
+        Ok(())
     }
 
     /// etcd's answer to a watcher whose next revision was compacted away:

@@ -72,7 +72,7 @@ impl Watcher {
         synced: bool,
     ) -> Self {
         use pb::watch_create_request::FilterType;
-        let has = |f: FilterType| req.filters.iter().any(|&x| x == f as i32);
+        let has = |f: FilterType| req.filters.contains(&(f as i32));
         Self {
             id,
             range,
@@ -98,6 +98,7 @@ impl Watcher {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

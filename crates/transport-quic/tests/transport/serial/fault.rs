@@ -36,7 +36,10 @@ impl Wire {
 
 impl Transport for Wire {
     fn send(&self, msgs: Vec<Message>) {
-        self.passed.lock().unwrap().extend(msgs.iter().map(|m| (m.from, m.to, m.index)));
+        self.passed
+            .lock()
+            .unwrap()
+            .extend(msgs.iter().map(|m| (m.from, m.to, m.index)));
     }
     fn send_wait(&self, msgs: Vec<Message>) -> BoxFuture<'_, transport_quic::Result<()>> {
         self.send(msgs);
@@ -68,8 +71,15 @@ fn cluster(seed: u64) -> Cluster {
     let net = FaultNet::new(seed);
     let wire = Arc::new(Wire::default());
     let recorder = Arc::new(Recorder::default());
-    let members = (1..=3).map(|id| FaultTransport::new(wire.clone(), id, net.clone(), recorder.clone())).collect();
-    Cluster { net, wire, members, recorder }
+    let members = (1..=3)
+        .map(|id| FaultTransport::new(wire.clone(), id, net.clone(), recorder.clone()))
+        .collect();
+    Cluster {
+        net,
+        wire,
+        members,
+        recorder,
+    }
 }
 
 impl Cluster {
@@ -77,7 +87,10 @@ impl Cluster {
     fn all_to_all(&self, index: u64) -> Vec<(u64, u64, u64)> {
         for (i, t) in self.members.iter().enumerate() {
             let from = i as u64 + 1;
-            let msgs = (1..=3).filter(|to| *to != from).map(|to| msg(MessageType::Heartbeat, from, to, index)).collect();
+            let msgs = (1..=3)
+                .filter(|to| *to != from)
+                .map(|to| msg(MessageType::Heartbeat, from, to, index))
+                .collect();
             t.send(msgs);
         }
         let mut passed = self.wire.take();
@@ -103,7 +116,10 @@ async fn cuts_isolation_and_heal() {
     assert_eq!(links(&c.all_to_all(3)), ALL_LINKS);
 
     c.net.cut_one_way(1, 2);
-    assert_eq!(links(&c.all_to_all(4)), [(1, 3), (2, 1), (2, 3), (3, 1), (3, 2)]);
+    assert_eq!(
+        links(&c.all_to_all(4)),
+        [(1, 3), (2, 1), (2, 3), (3, 1), (3, 2)]
+    );
     c.net.heal();
 
     c.net.isolate(3);
@@ -123,23 +139,50 @@ async fn cut_links_fail_snapshots_and_requests() {
     let c = cluster(seed());
     c.net.cut_one_way(2, 1);
     let one = &c.members[0];
-    one.send_snapshot(msg(MessageType::Snapshot, 1, 3, 0), SnapshotSource::Bytes(Bytes::new()));
+    one.send_snapshot(
+        msg(MessageType::Snapshot, 1, 3, 0),
+        SnapshotSource::Bytes(Bytes::new()),
+    );
     // A snapshot needs only the forward link: 1 -> 2 still carries it.
-    one.send_snapshot(msg(MessageType::Snapshot, 1, 2, 0), SnapshotSource::Bytes(Bytes::new()));
+    one.send_snapshot(
+        msg(MessageType::Snapshot, 1, 2, 0),
+        SnapshotSource::Bytes(Bytes::new()),
+    );
     assert_eq!(*c.wire.snapshots.lock().unwrap(), vec![3, 2]);
     c.net.cut(1, 2);
-    one.send_snapshot(msg(MessageType::Snapshot, 1, 2, 0), SnapshotSource::Bytes(Bytes::new()));
+    one.send_snapshot(
+        msg(MessageType::Snapshot, 1, 2, 0),
+        SnapshotSource::Bytes(Bytes::new()),
+    );
     assert_eq!(*c.wire.snapshots.lock().unwrap(), vec![3, 2]);
-    assert_eq!(*c.recorder.snapshot_reports.lock().unwrap(), vec![(2, true)]);
+    assert_eq!(
+        *c.recorder.snapshot_reports.lock().unwrap(),
+        vec![(2, true)]
+    );
     assert!(c.recorder.saw_unreachable(2));
     // The answer could not come back over 2 -> 1.
     c.net.heal();
     c.net.cut_one_way(2, 1);
     let cut = one.request(2, Bytes::from_static(b"x")).await;
-    assert!(matches!(cut, Err(TransportError::Unreachable { peer: 2, .. })));
-    assert_eq!(one.request(3, Bytes::from_static(b"x")).await.unwrap().as_ref(), b"x");
+    assert!(matches!(
+        cut,
+        Err(TransportError::Unreachable { peer: 2, .. })
+    ));
+    assert_eq!(
+        one.request(3, Bytes::from_static(b"x"))
+            .await
+            .unwrap()
+            .as_ref(),
+        b"x"
+    );
     c.net.heal();
-    assert_eq!(one.request(2, Bytes::from_static(b"y")).await.unwrap().as_ref(), b"y");
+    assert_eq!(
+        one.request(2, Bytes::from_static(b"y"))
+            .await
+            .unwrap()
+            .as_ref(),
+        b"y"
+    );
 }
 
 /// Sends 1..=n from 1 to 2 over a faulty link and returns the indexes that passed.
@@ -147,20 +190,35 @@ fn run_lossy(seed: u64, faults: LinkFaults, n: u64) -> Vec<u64> {
     let c = cluster(seed);
     c.net.set_link(1, 2, faults);
     for i in 1..=n {
-        c.members[0].send(vec![msg(MessageType::Append, 1, 2, i), msg(MessageType::Append, 1, 3, i)]);
+        c.members[0].send(vec![
+            msg(MessageType::Append, 1, 2, i),
+            msg(MessageType::Append, 1, 3, i),
+        ]);
     }
     let passed = c.wire.take();
     let to_three = passed.iter().filter(|(_, to, _)| *to == 3).count() as u64;
     assert_eq!(to_three, n, "a link without faults lost messages");
-    passed.iter().filter(|(_, to, _)| *to == 2).map(|(_, _, i)| *i).collect()
+    passed
+        .iter()
+        .filter(|(_, to, _)| *to == 2)
+        .map(|(_, _, i)| *i)
+        .collect()
 }
 
 #[tokio::test]
 async fn random_drops_and_duplicates_follow_the_seed() {
     let seed = seed();
-    let faults = LinkFaults { drop_ratio: 0.3, duplicate_ratio: 0.2, delay: Duration::ZERO };
+    let faults = LinkFaults {
+        drop_ratio: 0.3,
+        duplicate_ratio: 0.2,
+        delay: Duration::ZERO,
+    };
     let first = run_lossy(seed, faults, 2_000);
-    assert_eq!(first, run_lossy(seed, faults, 2_000), "same seed, different faults");
+    assert_eq!(
+        first,
+        run_lossy(seed, faults, 2_000),
+        "same seed, different faults"
+    );
     let distinct: std::collections::BTreeSet<u64> = first.iter().copied().collect();
     let dropped = 2_000 - distinct.len();
     let duplicated = first.len() - distinct.len();
@@ -169,17 +227,42 @@ async fn random_drops_and_duplicates_follow_the_seed() {
     assert!((400..=800).contains(&dropped), "dropped {dropped}");
     assert!((150..=500).contains(&duplicated), "duplicated {duplicated}");
 
-    let all = run_lossy(seed, LinkFaults { drop_ratio: 1.0, ..faults }, 100);
+    let all = run_lossy(
+        seed,
+        LinkFaults {
+            drop_ratio: 1.0,
+            ..faults
+        },
+        100,
+    );
     assert!(all.is_empty());
-    let twice = run_lossy(seed, LinkFaults { drop_ratio: 0.0, duplicate_ratio: 1.0, delay: Duration::ZERO }, 100);
+    let twice = run_lossy(
+        seed,
+        LinkFaults {
+            drop_ratio: 0.0,
+            duplicate_ratio: 1.0,
+            delay: Duration::ZERO,
+        },
+        100,
+    );
     assert_eq!(twice.len(), 200);
 }
 
 #[tokio::test(start_paused = true)]
 async fn delayed_messages_arrive_after_the_delay() {
     let c = cluster(seed());
-    c.net.set_link(1, 2, LinkFaults { delay: Duration::from_secs(10), ..LinkFaults::default() });
-    c.members[0].send(vec![msg(MessageType::Append, 1, 2, 1), msg(MessageType::Append, 1, 3, 1)]);
+    c.net.set_link(
+        1,
+        2,
+        LinkFaults {
+            delay: Duration::from_secs(10),
+            ..LinkFaults::default()
+        },
+    );
+    c.members[0].send(vec![
+        msg(MessageType::Append, 1, 2, 1),
+        msg(MessageType::Append, 1, 3, 1),
+    ]);
     assert_eq!(c.wire.take(), vec![(1, 3, 1)]);
     tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(c.wire.take().is_empty(), "delivered before the delay");

@@ -17,17 +17,31 @@ use crate::support::start_node;
 use crate::support::wait_until;
 
 /// Dials `addr` as member `id` of cluster 7, speaking the protocol by hand.
-async fn raw_connection(id: u64, addr: std::net::SocketAddr) -> (quinn::Endpoint, quinn::Connection) {
+async fn raw_connection(
+    id: u64,
+    addr: std::net::SocketAddr,
+) -> (quinn::Endpoint, quinn::Connection) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(7, id, TlsMode::Auto, dir.path());
-    let client = PeerTls::load(&TlsMode::Auto).unwrap().client_config(&cfg).unwrap();
+    let client = PeerTls::load(&TlsMode::Auto)
+        .unwrap()
+        .client_config(&cfg)
+        .unwrap();
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let conn = endpoint.connect_with(client, addr, "127.0.0.1").unwrap().await.unwrap();
+    let conn = endpoint
+        .connect_with(client, addr, "127.0.0.1")
+        .unwrap()
+        .await
+        .unwrap();
     (endpoint, conn)
 }
 
 async fn stop_code(send: &mut quinn::SendStream) -> u64 {
-    send.stopped().await.unwrap().expect("the stream was stopped with a code").into_inner()
+    send.stopped()
+        .await
+        .unwrap()
+        .expect("the stream was stopped with a code")
+        .into_inner()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,17 +61,41 @@ async fn garbage_and_oversized_frames_close_the_stream_not_the_endpoint() {
 
     // A valid hello, then a frame announced one byte over the limit.
     let mut oversized = conn.open_uni().await.unwrap();
-    frame::write(&mut oversized, &Frame::hello(7, 5, 1, StreamKind::Messages), max).await.unwrap();
-    oversized.write_all(&(max as u32 + 1).to_be_bytes()).await.unwrap();
+    frame::write(
+        &mut oversized,
+        &Frame::hello(7, 5, 1, StreamKind::Messages),
+        max,
+    )
+    .await
+    .unwrap();
+    oversized
+        .write_all(&(max as u32 + 1).to_be_bytes())
+        .await
+        .unwrap();
     assert_eq!(stop_code(&mut oversized).await, u64::from(STOP_FRAME_ERROR));
     assert_eq!(a.transport.stats().stream_errors, 2);
 
     // The same connection still carries a well-formed stream.
     let mut good = conn.open_uni().await.unwrap();
-    frame::write(&mut good, &Frame::hello(7, 5, 1, StreamKind::Messages), max).await.unwrap();
+    frame::write(&mut good, &Frame::hello(7, 5, 1, StreamKind::Messages), max)
+        .await
+        .unwrap();
     let batch = Body::Messages(vec![msg(MessageType::Heartbeat, 5, 1, 1)]);
-    frame::write(&mut good, &Frame { cluster_id: 7, from: 5, body: batch }, max).await.unwrap();
-    wait_until("the well-formed message", || a.recorder.kept_from(5).len() == 1).await;
+    frame::write(
+        &mut good,
+        &Frame {
+            cluster_id: 7,
+            from: 5,
+            body: batch,
+        },
+        max,
+    )
+    .await
+    .unwrap();
+    wait_until("the well-formed message", || {
+        a.recorder.kept_from(5).len() == 1
+    })
+    .await;
 
     // And the member still hears its peers.
     b.transport.send(vec![msg(MessageType::Heartbeat, 2, 1, 1)]);

@@ -16,11 +16,20 @@ async fn requests_are_answered_and_errors_carried_back() {
     let a = start_node(7, 1, TlsMode::Auto).await;
     let b = start_node(7, 2, TlsMode::Auto).await;
     mesh(&[&a, &b]);
-    let answer = a.transport.request(2, Bytes::from_static(b"ping")).await.unwrap();
+    let answer = a
+        .transport
+        .request(2, Bytes::from_static(b"ping"))
+        .await
+        .unwrap();
     assert_eq!(answer.as_ref(), b"echo:ping");
     let refused = a.transport.request(2, Bytes::from_static(b"fail")).await;
-    assert!(matches!(refused, Err(TransportError::Remote { peer: 2, ref reason }) if reason == "refused for 1"));
-    assert!(matches!(a.transport.request(9, Bytes::new()).await, Err(TransportError::UnknownPeer(9))));
+    assert!(
+        matches!(refused, Err(TransportError::Remote { peer: 2, ref reason }) if reason == "refused for 1")
+    );
+    assert!(matches!(
+        a.transport.request(9, Bytes::new()).await,
+        Err(TransportError::UnknownPeer(9))
+    ));
     a.transport.shutdown().await;
     b.transport.shutdown().await;
 }
@@ -47,11 +56,18 @@ async fn a_peer_that_moves_is_reached_at_its_new_address() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(i < 6_000, "the moved peer was never reached");
     }
-    let answer = a.transport.request(2, Bytes::from_static(b"moved")).await.unwrap();
+    let answer = a
+        .transport
+        .request(2, Bytes::from_static(b"moved"))
+        .await
+        .unwrap();
     assert_eq!(answer.as_ref(), b"echo:moved");
 
     a.transport.remove_peer(2);
-    assert!(matches!(a.transport.request(2, Bytes::new()).await, Err(TransportError::UnknownPeer(2))));
+    assert!(matches!(
+        a.transport.request(2, Bytes::new()).await,
+        Err(TransportError::UnknownPeer(2))
+    ));
     a.transport.shutdown().await;
     moved.transport.shutdown().await;
 }

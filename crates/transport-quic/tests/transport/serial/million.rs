@@ -21,7 +21,9 @@ async fn send_numbered(t: Arc<QuicTransport>, from: u64, to: u64) {
     let mut next = 1;
     while next <= PER_LINK {
         let end = (next + SEND_BATCH).min(PER_LINK + 1);
-        let batch = (next..end).map(|i| msg(MessageType::Append, from, to, i)).collect();
+        let batch = (next..end)
+            .map(|i| msg(MessageType::Append, from, to, i))
+            .collect();
         t.send_wait(batch).await.unwrap();
         next = end;
     }
@@ -29,7 +31,11 @@ async fn send_numbered(t: Arc<QuicTransport>, from: u64, to: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_exchange_a_million_messages_in_order() {
-    let nodes = [start_node(7, 1, TlsMode::Auto).await, start_node(7, 2, TlsMode::Auto).await, start_node(7, 3, TlsMode::Auto).await];
+    let nodes = [
+        start_node(7, 1, TlsMode::Auto).await,
+        start_node(7, 2, TlsMode::Auto).await,
+        start_node(7, 3, TlsMode::Auto).await,
+    ];
     mesh(&nodes.iter().collect::<Vec<_>>());
     let started = std::time::Instant::now();
     let mut senders = Vec::new();
@@ -51,7 +57,11 @@ async fn three_members_exchange_a_million_messages_in_order() {
         }
     }
     let elapsed = started.elapsed();
-    println!("{} messages in {elapsed:?} ({:.0}/s)", PER_LINK * 6, (PER_LINK * 6) as f64 / elapsed.as_secs_f64());
+    println!(
+        "{} messages in {elapsed:?} ({:.0}/s)",
+        PER_LINK * 6,
+        (PER_LINK * 6) as f64 / elapsed.as_secs_f64()
+    );
     for b in &nodes {
         for a in &nodes {
             if a.id == b.id {
@@ -66,7 +76,11 @@ async fn three_members_exchange_a_million_messages_in_order() {
             assert_eq!(sent.sent_messages, PER_LINK);
             assert_eq!(sent.dropped_messages, 0);
             assert_eq!(received.received_messages, PER_LINK);
-            assert_eq!(sent.sent_bytes, received.received_bytes, "{} -> {}: bytes", a.id, b.id);
+            assert_eq!(
+                sent.sent_bytes, received.received_bytes,
+                "{} -> {}: bytes",
+                a.id, b.id
+            );
         }
     }
     for n in &nodes {

@@ -37,10 +37,16 @@ async fn heartbeats_flow_while_a_large_snapshot_streams() {
     let crc = crc32c::crc32c(&data);
     let mut snap_msg = msg(MessageType::Snapshot, 1, 2, 0);
     snap_msg.snapshot = Some(Snapshot {
-        metadata: SnapshotMetadata { index: 42, term: 3, ..Default::default() },
+        metadata: SnapshotMetadata {
+            index: 42,
+            term: 3,
+            ..Default::default()
+        },
         data: Bytes::from_static(b"descriptor"),
     });
-    a.transport.send_snapshot(snap_msg.clone(), SnapshotSource::Bytes(data));
+    let started = Instant::now();
+    a.transport
+        .send_snapshot(snap_msg.clone(), SnapshotSource::Bytes(data));
 
     // Ping-pong heartbeats until the snapshot is acknowledged, noting for each
     // how far the snapshot had come when it arrived.
@@ -50,18 +56,39 @@ async fn heartbeats_flow_while_a_large_snapshot_streams() {
     while a.recorder.snapshot_reports.lock().unwrap().is_empty() {
         heartbeats += 1;
         let sent_at = Instant::now();
-        a.transport.send(vec![msg(MessageType::Heartbeat, 1, 2, heartbeats)]);
-        wait_until("heartbeat", || b.recorder.kept_from(1).iter().any(|m| m.index == heartbeats)).await;
+        a.transport
+            .send(vec![msg(MessageType::Heartbeat, 1, 2, heartbeats)]);
+        wait_until("heartbeat", || {
+            b.recorder
+                .kept_from(1)
+                .iter()
+                .any(|m| m.index == heartbeats)
+        })
+        .await;
         max_delay = max_delay.max(sent_at.elapsed());
-        let progress = b.transport.stats().peers.get(&1).map_or(0, |p| p.snapshot_received_bytes);
+        let progress = b
+            .transport
+            .stats()
+            .peers
+            .get(&1)
+            .map_or(0, |p| p.snapshot_received_bytes);
         if progress > 0 && progress < SNAPSHOT_BYTES as u64 {
             interleaved += 1;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    println!("{heartbeats} heartbeats, {interleaved} while the snapshot was part-way, max delay {max_delay:?}");
-    assert_eq!(*a.recorder.snapshot_reports.lock().unwrap(), vec![(2, false)]);
-    assert!(interleaved >= MIN_INTERLEAVED_HEARTBEATS, "only {interleaved} heartbeats arrived during the snapshot");
+    println!(
+        "snapshot of {SNAPSHOT_BYTES} bytes in {:?}; {heartbeats} heartbeats, {interleaved} while it was part-way, max delay {max_delay:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        *a.recorder.snapshot_reports.lock().unwrap(),
+        vec![(2, false)]
+    );
+    assert!(
+        interleaved >= MIN_INTERLEAVED_HEARTBEATS,
+        "only {interleaved} heartbeats arrived during the snapshot"
+    );
 
     let snapshots = b.recorder.snapshots.lock().unwrap().clone();
     assert_eq!(snapshots.len(), 1);
@@ -84,14 +111,26 @@ async fn snapshot_from_a_file_and_to_an_unknown_peer() {
     mesh(&[&a, &b]);
     let path = a.dir.path().join("source.snap");
     std::fs::write(&path, vec![7u8; 3 * 256 * 1024 + 5]).unwrap();
-    a.transport.send_snapshot(msg(MessageType::Snapshot, 1, 2, 0), SnapshotSource::File(path));
-    a.transport.send_snapshot(msg(MessageType::Snapshot, 1, 9, 0), SnapshotSource::Bytes(Bytes::new()));
-    wait_until("two reports", || a.recorder.snapshot_reports.lock().unwrap().len() == 2).await;
+    a.transport.send_snapshot(
+        msg(MessageType::Snapshot, 1, 2, 0),
+        SnapshotSource::File(path),
+    );
+    a.transport.send_snapshot(
+        msg(MessageType::Snapshot, 1, 9, 0),
+        SnapshotSource::Bytes(Bytes::new()),
+    );
+    wait_until("two reports", || {
+        a.recorder.snapshot_reports.lock().unwrap().len() == 2
+    })
+    .await;
     let mut reports = a.recorder.snapshot_reports.lock().unwrap().clone();
     reports.sort();
     assert_eq!(reports, vec![(2, false), (9, true)]);
     let got = b.recorder.snapshots.lock().unwrap()[0].1.clone();
-    assert_eq!(std::fs::read(&got.path).unwrap(), vec![7u8; 3 * 256 * 1024 + 5]);
+    assert_eq!(
+        std::fs::read(&got.path).unwrap(),
+        vec![7u8; 3 * 256 * 1024 + 5]
+    );
     a.transport.shutdown().await;
     b.transport.shutdown().await;
 }
