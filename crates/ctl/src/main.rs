@@ -52,6 +52,8 @@ mod txn_syntax;
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ContextKind;
+use clap::error::ContextValue;
 use clap::error::ErrorKind;
 
 use crate::cli::Cli;
@@ -71,9 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            let rendered = error.to_string();
-            let first_line = rendered.lines().next().unwrap_or_default();
-            eprintln!("Error: {}", first_line.trim_start_matches("error: "));
+            eprintln!("Error: {}", usage_error(&error));
             return ExitCode::from(failure::ExitCode::Error as u8);
         }
     };
@@ -99,6 +99,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// A command-line error in one line, with etcdctl's (cobra's) wording for
+/// unknown flags and commands.
+fn usage_error(error: &clap::Error) -> String {
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(value)) => Some(value.clone()),
+        _ => None,
+    };
+    match error.kind() {
+        ErrorKind::UnknownArgument => {
+            if let Some(flag) = context(ContextKind::InvalidArg) {
+                return format!("unknown flag: {}", flag.split('=').next().unwrap_or(&flag));
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            if let Some(command) = context(ContextKind::InvalidSubcommand) {
+                return format!("unknown command {command:?} for \"keelctl\"");
+            }
+        }
+        _ => {}
+    }
+    let rendered = error.to_string();
+    let first_line = rendered.lines().next().unwrap_or_default();
+    first_line.trim_start_matches("error: ").to_owned()
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let session = Session::new(&cli.global)?;
     match &cli.command {
@@ -119,5 +144,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             "keelctl version: {}\nAPI version: 3.5\n",
             env!("CARGO_PKG_VERSION")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(args: &[&str]) -> String {
+        usage_error(&Cli::try_parse_from(args).unwrap_err())
+    }
+
+    #[test]
+    fn usage_errors_use_etcdctls_words() {
+        assert_eq!(
+            usage(&["keelctl", "get", "--bogus", "a"]),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(
+            usage(&["keelctl", "get", "--bogus=1", "a"]),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(
+            usage(&["keelctl", "bogus"]),
+            "unknown command \"bogus\" for \"keelctl\""
+        );
+        assert!(!usage(&["keelctl", "get", "--limit", "x"]).contains('\n'));
     }
 }

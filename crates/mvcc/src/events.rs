@@ -42,12 +42,13 @@ impl Store {
         let prev_revisions: Vec<Option<Revision>> = events
             .iter()
             .map(|e| {
-                // Versions before the compacted revision may be gone already: never report
-                // them, so the answer does not depend on the compactor's progress.
+                // As etcd's watch: none for a creation, and never a version before the
+                // compacted revision (it may be gone already, and the answer must not depend
+                // on the compactor's progress).
                 let before = e.kv.mod_revision - 1;
-                (before >= compacted)
-                    .then(|| state.index.get(&e.kv.key, before))
-                    .flatten()
+                let creation = e.kind == EventType::Put && e.kv.version == 1;
+                let known = !creation && before >= compacted;
+                known.then(|| state.index.get(&e.kv.key, before)).flatten()
             })
             .collect();
         drop(state);

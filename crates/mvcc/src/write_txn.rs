@@ -147,11 +147,12 @@ impl<'a> WriteTxn<'a> {
                 _ => req.lease,
             },
         };
-        let prev_kv = if req.prev_kv { prev.clone() } else { None };
+        let prev_kv = if req.prev_kv { prev } else { None };
+        let event_prev = self.event_prev(&kv)?;
         self.push(Event {
             kind: EventType::Put,
             kv,
-            prev_kv: prev,
+            prev_kv: event_prev,
         })?;
         Ok(PutResponse {
             revision: main,
@@ -191,11 +192,22 @@ impl<'a> WriteTxn<'a> {
             mod_revision: self.begin() + 1,
             ..KeyValue::default()
         };
+        let event_prev = self.event_prev(&kv)?;
         self.push(Event {
             kind: EventType::Delete,
             kv,
-            prev_kv: Some(prev),
+            prev_kv: event_prev,
         })
+    }
+
+    /// An event's `prev_kv` as etcd's watch fills it: the version before the write's
+    /// revision (not one written earlier in the same txn), and none for a creation.
+    fn event_prev(&self, kv: &KeyValue) -> Result<Option<KeyValue>> {
+        if kv.version == 1 {
+            return Ok(None);
+        }
+        let before = self.state.index.get(&kv.key, self.begin());
+        before.map(|rev| self.reader.kv(rev)).transpose()
     }
 
     /// A txn: every compare on the taken path is evaluated first, against the state before

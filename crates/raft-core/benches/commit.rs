@@ -113,7 +113,9 @@ impl Bench {
                 self.nodes[0].propose(payload.clone()).unwrap();
             }
         } else {
-            self.nodes[0].propose_batch(std::iter::repeat_n(payload.clone(), batch)).unwrap();
+            self.nodes[0]
+                .propose_batch(std::iter::repeat_n(payload.clone(), batch))
+                .unwrap();
         }
         self.stabilize();
         assert!(
@@ -127,7 +129,11 @@ impl Bench {
 fn commit(c: &mut Criterion) {
     let payload = Bytes::from(vec![7u8; 128]);
     let mut group = c.benchmark_group("commit_3_nodes");
-    for (name, batch, separate) in [("batch", 1usize, false), ("batch", 64, false), ("separate", 64, true)] {
+    for (name, batch, separate) in [
+        ("batch", 1usize, false),
+        ("batch", 64, false),
+        ("separate", 64, true),
+    ] {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, &batch| {
             let mut bench = Bench::new();

@@ -471,7 +471,12 @@ impl<S: Storage> Raft<S> {
         if self.role == Role::Leader {
             assert_eq!(self.leader_id, self.id, "a leader leads itself");
             for (id, p) in &self.tracker.progress {
-                assert!(p.matched < p.next, "progress of {id}: match {} >= next {}", p.matched, p.next);
+                assert!(
+                    p.matched < p.next,
+                    "progress of {id}: match {} >= next {}",
+                    p.matched,
+                    p.next
+                );
             }
         }
         if self.vote != 0 && self.role == Role::Candidate {

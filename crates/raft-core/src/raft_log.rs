@@ -76,8 +76,10 @@ impl<S: Storage> RaftLog<S> {
         self.term_or_zero(self.last_index())
     }
 
+    /// True when the log has an entry at `index` of `term` (never beyond the last index, so
+    /// that a malformed append cannot leave a gap).
     pub(crate) fn match_term(&self, index: u64, term: u64) -> bool {
-        self.term(index).is_ok_and(|t| t == term)
+        index <= self.last_index() && self.term(index).is_ok_and(|t| t == term)
     }
 
     /// True when a log ending at (`last_index`, `term`) is at least as up to date as ours

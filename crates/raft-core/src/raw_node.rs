@@ -87,9 +87,20 @@ impl<S: Storage> RawNode<S> {
     /// Proposes several entries in one message, so that they are appended, replicated and
     /// acknowledged together (how a server batches client writes).
     pub fn propose_batch(&mut self, data: impl IntoIterator<Item = Bytes>) -> Result<()> {
-        let entries: Vec<Entry> = data.into_iter().map(|data| Entry { data, ..Default::default() }).collect();
+        let entries: Vec<Entry> = data
+            .into_iter()
+            .map(|data| Entry {
+                data,
+                ..Default::default()
+            })
+            .collect();
         let from = self.raft.id;
-        self.step_internal(Message { msg_type: MessageType::Propose, from, entries, ..Default::default() })
+        self.step_internal(Message {
+            msg_type: MessageType::Propose,
+            from,
+            entries,
+            ..Default::default()
+        })
     }
 
     /// Proposes a membership change; refused while another is pending, or before this

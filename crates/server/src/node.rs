@@ -87,7 +87,8 @@ impl Node {
     pub async fn start(config: &ServerConfig) -> Result<Node, NodeError> {
         let layout = Layout::new(config);
         let booted = boot::boot(config, &layout)?;
-        let (cluster_id, member_id, booted_new) = (booted.cluster_id, booted.member_id, booted.is_new);
+        let (cluster_id, member_id, booted_new) =
+            (booted.cluster_id, booted.member_id, booted.is_new);
         let store = Arc::clone(&booted.store);
         let state = Arc::new(NodeState::new(
             cluster_id,
@@ -220,6 +221,15 @@ impl Node {
         .await;
         self.transport.shutdown().await;
         let _ = self.backend.state.store.sync_to_disk();
+        // Let the transport's last tasks drop their handles, so the store closes
+        // (and its directory lock is released) when this returns.
+        for _ in 0..500 {
+            if Arc::strong_count(&self.backend) == 1 && Arc::strong_count(&self.backend.state) == 1
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -457,6 +467,7 @@ mod tests {
                 60
             );
             assert!(backend.lease_keep_alive(78).await.is_err());
+            drop(backend);
             node.stop().await;
 
             let node = Node::start(&cfg).await.unwrap();
@@ -474,6 +485,7 @@ mod tests {
                 "the lease survives"
             );
             assert_eq!(backend.members().len(), 1);
+            drop(backend);
             node.stop().await;
         }
     }

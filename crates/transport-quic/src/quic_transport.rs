@@ -43,7 +43,7 @@ impl QuicTransport {
     ) -> Result<Arc<QuicTransport>> {
         cfg.validate()?;
         let tls = PeerTls::load(&cfg.tls)?;
-        let endpoint = bind(&cfg, tls.server_config(&cfg)?)?;
+        let endpoint = quinn::Endpoint::server(tls.server_config(&cfg)?, cfg.listen)?;
         let local_addr = endpoint.local_addr()?;
         let client_config = tls.client_config(&cfg)?;
         info!(member = format_args!("{:x}", cfg.member_id), %local_addr, "peer transport listening");
@@ -110,21 +110,6 @@ impl QuicTransport {
         }
         Ok(())
     }
-}
-
-/// The largest UDP payload accepted: a jumbo frame's (9000 bytes less IP and
-/// UDP headers). Paths with a smaller MTU are found by quinn's discovery;
-/// receive buffers grow linearly with this.
-const MAX_UDP_PAYLOAD_BYTES: u16 = 8972;
-
-fn bind(cfg: &TransportConfig, server: quinn::ServerConfig) -> Result<quinn::Endpoint> {
-    let mut endpoint_cfg = quinn::EndpointConfig::default();
-    endpoint_cfg
-        .max_udp_payload_size(MAX_UDP_PAYLOAD_BYTES)
-        .map_err(|e| TransportError::InvalidConfig(format!("udp payload: {e}")))?;
-    let socket = std::net::UdpSocket::bind(cfg.listen)?;
-    let runtime = Arc::new(quinn::TokioRuntime);
-    Ok(quinn::Endpoint::new(endpoint_cfg, Some(server), socket, runtime)?)
 }
 
 impl Transport for QuicTransport {

@@ -145,23 +145,8 @@ fn quic_transport_config(cfg: &TransportConfig) -> Result<quinn::TransportConfig
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(cfg.keep_alive_interval()));
     t.max_idle_timeout(Some(idle));
-    // Probe for packets as large as the path allows (loopback and jumbo
-    // frames take far more than 1452 bytes); quinn falls back on loss.
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(u16::MAX);
-    t.mtu_discovery_config(Some(mtu));
-    // Windows sized for a LAN at a few gigabits: a 16 MiB bound on what one
-    // connection may buffer, 8 MiB per stream.
-    t.stream_receive_window(quinn::VarInt::from_u32(STREAM_WINDOW_BYTES));
-    t.receive_window(quinn::VarInt::from_u32(CONNECTION_WINDOW_BYTES));
-    t.send_window(u64::from(CONNECTION_WINDOW_BYTES));
     Ok(t)
 }
-
-/// Bytes a peer may send ahead on one stream.
-const STREAM_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
-/// Bytes a peer may send ahead on one connection, over all its streams.
-const CONNECTION_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
 
 fn material(path: &Path, reason: impl fmt::Display) -> TransportError {
     TransportError::TlsMaterial {

@@ -298,10 +298,11 @@ impl Tx<'_> {
             },
         };
         self.work.insert(p.key.clone(), kv.clone());
+        let event_prev = self.before_txn(&kv);
         self.events.push(Event {
             kind: EventType::Put,
             kv,
-            prev_kv: prev.clone(),
+            prev_kv: event_prev,
         });
         Ok(PutResponse {
             revision: rev,
@@ -310,18 +311,27 @@ impl Tx<'_> {
     }
 
     fn delete_one(&mut self, key: &[u8]) {
-        if let Some(prev) = self.work.remove(key) {
+        if self.work.remove(key).is_some() {
             let kv = KeyValue {
                 key: key.to_vec(),
                 mod_revision: self.begin() + 1,
                 ..Default::default()
             };
+            let event_prev = self.before_txn(&kv);
             self.events.push(Event {
                 kind: EventType::Delete,
                 kv,
-                prev_kv: Some(prev),
+                prev_kv: event_prev,
             });
         }
+    }
+
+    /// etcd's watch prev_kv: the key at the revision before the txn, none for a creation.
+    fn before_txn(&self, kv: &KeyValue) -> Option<KeyValue> {
+        if kv.version == 1 {
+            return None;
+        }
+        self.m.at(self.begin()).get(&kv.key).cloned()
     }
 
     fn delete(&mut self, d: &DeleteRangeRequest) -> Answer<DeleteRangeResponse> {

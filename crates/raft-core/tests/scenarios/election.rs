@@ -210,3 +210,28 @@ fn vote_request_counts_as_sent_after_persist() {
     );
     assert_eq!(rd.persisted_messages.len(), 2);
 }
+
+#[test]
+fn leader_sends_heartbeats_every_heartbeat_interval_and_followers_stay() {
+    let mut c = with_leader(3, |cfg| cfg.heartbeat_ticks = 2);
+    let heartbeats = std::rc::Rc::new(std::cell::Cell::new(0));
+    let h = heartbeats.clone();
+    c.drop_filter = Some(Box::new(move |m| {
+        if m.msg_type == MessageType::Heartbeat {
+            h.set(h.get() + 1);
+        }
+        false
+    }));
+    let term = c.term(1);
+    c.tick_all(40);
+    assert_eq!(
+        heartbeats.get(),
+        40,
+        "20 heartbeat intervals to 2 followers"
+    );
+    assert_eq!(
+        (c.leader(), c.term(2)),
+        (Some(1), term),
+        "heartbeats keep followers from campaigning"
+    );
+}

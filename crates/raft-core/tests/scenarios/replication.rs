@@ -329,3 +329,57 @@ fn leader_elected_after_term_as_logical_clock_outlives_restarts() {
             .contains(&bytes::Bytes::from_static(b"after"))
     );
 }
+
+#[test]
+fn propose_batch_replicates_in_one_append_per_follower() {
+    let mut c = with_leader(3, |_| {});
+    let appends = std::rc::Rc::new(std::cell::Cell::new(0));
+    let a = appends.clone();
+    c.drop_filter = Some(Box::new(move |m| {
+        if m.msg_type == MessageType::Append && !m.entries.is_empty() {
+            a.set(a.get() + 1);
+        }
+        false
+    }));
+    let batch: Vec<bytes::Bytes> = ["a", "b", "c"]
+        .iter()
+        .map(|s| bytes::Bytes::from_static(s.as_bytes()))
+        .collect();
+    c.node_mut(1).propose_batch(batch).unwrap();
+    c.stabilize();
+    assert_eq!(c.applied_data(3), bytes(&["a", "b", "c"]));
+    assert_eq!(
+        appends.get(),
+        2,
+        "one append per follower carries the batch"
+    );
+}
+
+#[test]
+fn append_beyond_the_log_end_is_rejected_not_applied_with_a_gap() {
+    let mut c = with_leader(3, |_| {});
+    let (term, last) = (c.term(1), c.node(2).status().last_index);
+    let entry = Entry {
+        index: last + 6,
+        term,
+        ..Entry::default()
+    };
+    let m = raft_core::Message {
+        msg_type: MessageType::Append,
+        from: 1,
+        to: 2,
+        term,
+        index: last + 5,
+        log_term: 0,
+        entries: vec![entry],
+        ..Default::default()
+    };
+    c.node_mut(2).step(m).unwrap();
+    assert_eq!(c.node(2).status().last_index, last);
+    let rd = c.node_mut(2).ready();
+    assert!(
+        rd.persisted_messages
+            .iter()
+            .any(|m| m.msg_type == MessageType::AppendResponse && m.reject)
+    );
+}

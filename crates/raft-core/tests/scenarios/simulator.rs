@@ -6,7 +6,7 @@ fn simulator_finds_no_violation_on_3_and_5_nodes() {
         println!("simulator seed {seed}");
         let report = sim::run(&sim::SimConfig::new(seed, 5000)).unwrap_or_else(|v| panic!("{v}"));
         assert!(
-            report.elections > 0 && report.committed > 0,
+            report.elections > 0 && report.committed > 0 && report.reads > 0,
             "seed {seed}: {report:?}"
         );
     }

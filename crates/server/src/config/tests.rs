@@ -104,7 +104,10 @@ fn unknown_and_malformed_flags_are_one_line_errors() {
     assert!(error(&["--auto-compaction-mode=sometimes"]).contains("auto-compaction-mode"));
     assert!(error(&["--grpc-keepalive-timeout=soon"]).contains("grpc-keepalive-timeout"));
     for args in [
-        &["--initial-advertise-peer-urls=http://127.0.0.1:9"][..],
+        &[
+            "--initial-cluster=default=http://127.0.0.1:8",
+            "--initial-advertise-peer-urls=http://127.0.0.1:9",
+        ][..],
         &["--election-timeout=60000"],
     ] {
         assert!(!error(args).contains('\n'), "{args:?} error spans lines");

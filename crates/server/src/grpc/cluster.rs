@@ -10,6 +10,7 @@ use tonic::Status;
 
 use super::convert;
 use crate::backend::Backend;
+use crate::backend::Header;
 
 /// etcd's Cluster service over a [`Backend`].
 #[derive(Debug)]
@@ -67,7 +68,11 @@ impl<B: Backend> pb::cluster_server::Cluster for ClusterService<B> {
             self.backend.read_barrier().await?;
         }
         Ok(Response::new(pb::MemberListResponse {
-            header: convert::header(self.backend.header()),
+            // As etcd: the Cluster service's headers carry no revision.
+            header: convert::header(Header {
+                revision: 0,
+                ..self.backend.header()
+            }),
             members: self.members(),
         }))
     }

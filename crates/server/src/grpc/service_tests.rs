@@ -236,7 +236,9 @@ async fn watch_replays_history_then_live_without_gap_or_duplicate_under_lag() {
     // wait for it, and its stream must fall behind the feed.
     let value = vec![b'v'; 25_000];
     for i in 0..300 {
-        c.put(format!("w/{}", i % 50), value.clone(), None).await.unwrap();
+        c.put(format!("w/{}", i % 50), value.clone(), None)
+            .await
+            .unwrap();
     }
     let got = events(&mut stream, 350).await;
     assert!(crate::http::metrics::global().slow_watchers.get() > lagged_before);

@@ -191,11 +191,15 @@ mod serial {
         if !have_program("etcd") || !have_program("etcdctl") {
             panic!("etcd and etcdctl 3.4 must be installed (Debian etcd-server, etcd-client)");
         }
+        // Endpoints are given as host:port: with `http://host:port`,
+        // etcdctl 3.4's `endpoint status` sends that whole URL as the
+        // HTTP/2 :authority, which keel's HTTP/2 server refuses as malformed
+        // (docs/compat.md); etcd 3.5 clients send host:port either way.
         let etcd = Server::etcd(&[]);
-        let expected = transcript(&etcd.client_url);
+        let expected = transcript(&etcd.client_addr);
         drop(etcd);
         let keel = Server::keel(&[]);
-        let got = transcript(&keel.client_url);
+        let got = transcript(&keel.client_addr);
         let mut differences = Vec::new();
         for (want, have) in expected.iter().zip(&got) {
             if want != have {

@@ -18,10 +18,10 @@ use std::time::Duration;
 use std::time::Instant;
 
 /// How long a process may take to become ready (generous: CI machines are slow).
-pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A loopback port free for both TCP and UDP right now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
@@ -32,14 +32,14 @@ pub fn free_port() -> u16 {
 }
 
 /// A running server process, killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// `http://127.0.0.1:<port>`.
-    pub client_url: String,
+    pub(crate) client_url: String,
     /// `127.0.0.1:<port>` of the client listener.
-    pub client_addr: String,
+    pub(crate) client_addr: String,
     /// The data directory (removed on drop).
-    pub dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -51,12 +51,12 @@ impl Drop for Server {
 
 impl Server {
     /// Starts a single-member keel with `extra` flags and waits until it serves.
-    pub fn keel(extra: &[&str]) -> Server {
+    pub(crate) fn keel(extra: &[&str]) -> Server {
         Self::start(env!("CARGO_BIN_EXE_keel"), "member", extra)
     }
 
     /// Starts a single-member etcd 3.4 (Debian's `etcd`) and waits until it serves.
-    pub fn etcd(extra: &[&str]) -> Server {
+    pub(crate) fn etcd(extra: &[&str]) -> Server {
         Self::start("etcd", "etcd", extra)
     }
 
@@ -115,25 +115,25 @@ impl Server {
     }
 
     /// The server's output so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// An etcd-client connected to this server.
-    pub async fn client(&self) -> etcd_client::Client {
+    pub(crate) async fn client(&self) -> etcd_client::Client {
         etcd_client::Client::connect([self.client_url.as_str()], None)
             .await
             .unwrap()
     }
 
     /// Runs `ETCDCTL_API=3 etcdctl --endpoints <this> args...` with `stdin`.
-    pub fn etcdctl(&self, args: &[&str], stdin: &str) -> Output {
+    pub(crate) fn etcdctl(&self, args: &[&str], stdin: &str) -> Output {
         etcdctl(&self.client_url, args, stdin)
     }
 }
 
 /// Runs the real `etcdctl` (v3 API) against `endpoint`.
-pub fn etcdctl(endpoint: &str, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn etcdctl(endpoint: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
         .arg("--endpoints")
@@ -156,7 +156,7 @@ pub fn etcdctl(endpoint: &str, args: &[&str], stdin: &str) -> Output {
 }
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
-pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     write!(
@@ -200,14 +200,14 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// True when `path` names a program on `PATH`.
-pub fn have_program(name: &str) -> bool {
+pub(crate) fn have_program(name: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|p| Path::new(&p).join(name).is_file())
     })
 }
 
 /// Runs `f` on a fresh multi-threaded runtime (each test owns its runtime).
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -41,7 +41,10 @@ pub(super) fn by_revision(events: Vec<mvccpb::Event>, max_bytes: usize) -> Vec<V
     let mut current: Vec<mvccpb::Event> = Vec::new();
     let mut current_bytes = 0;
     for event in events {
-        if current.first().is_some_and(|first| revision(first) != revision(&event)) {
+        if current
+            .first()
+            .is_some_and(|first| revision(first) != revision(&event))
+        {
             if !batch.is_empty() && batch_bytes + current_bytes > max_bytes {
                 batches.push(std::mem::take(&mut batch));
                 batch_bytes = 0;
@@ -90,11 +93,22 @@ mod tests {
 
     #[test]
     fn history_batches_keep_revisions_whole_and_bounded() {
-        let events = vec![at(2, 400), at(2, 400), at(3, 400), at(4, 400), at(4, 400), at(5, 3000)];
+        let events = vec![
+            at(2, 400),
+            at(2, 400),
+            at(3, 400),
+            at(4, 400),
+            at(4, 400),
+            at(5, 3000),
+        ];
         let batches = by_revision(events.clone(), 1000);
         let revisions: Vec<Vec<i64>> = batches
             .iter()
-            .map(|b| b.iter().map(|e| e.kv.as_ref().unwrap().mod_revision).collect())
+            .map(|b| {
+                b.iter()
+                    .map(|e| e.kv.as_ref().unwrap().mod_revision)
+                    .collect()
+            })
             .collect();
         assert_eq!(revisions, vec![vec![2, 2], vec![3], vec![4, 4], vec![5]]);
         assert_eq!(batches.concat(), events);

@@ -13,13 +13,17 @@ use transport_quic::FaultNet;
 use transport_quic::FaultTransport;
 use transport_quic::LinkFaults;
 use transport_quic::SnapshotSource;
+use transport_quic::TlsMode;
 use transport_quic::Transport;
 use transport_quic::TransportError;
 use transport_quic::TransportStats;
 
 use crate::support::Recorder;
+use crate::support::mesh;
 use crate::support::msg;
 use crate::support::seed;
+use crate::support::start_node;
+use crate::support::wait_until;
 
 /// Records every message handed to it as (from, to, index).
 #[derive(Default)]
@@ -268,4 +272,47 @@ async fn delayed_messages_arrive_after_the_delay() {
     assert!(c.wire.take().is_empty(), "delivered before the delay");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(c.wire.take(), vec![(1, 2, 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quic_a_cut_pair_hears_nothing_until_healed() {
+    let net = FaultNet::new(seed());
+    let nodes = [
+        start_node(7, 1, TlsMode::Auto).await,
+        start_node(7, 2, TlsMode::Auto).await,
+        start_node(7, 3, TlsMode::Auto).await,
+    ];
+    mesh(&nodes.iter().collect::<Vec<_>>());
+    let wrapped: Vec<Arc<FaultTransport>> = nodes
+        .iter()
+        .map(|n| FaultTransport::new(n.transport.clone(), n.id, net.clone(), n.recorder.clone()))
+        .collect();
+    let [one, two, three] = &nodes;
+
+    net.cut(1, 2);
+    wrapped[0].send(vec![
+        msg(MessageType::Heartbeat, 1, 2, 1),
+        msg(MessageType::Heartbeat, 1, 3, 1),
+    ]);
+    wrapped[1].send(vec![msg(MessageType::Heartbeat, 2, 1, 1)]);
+    wait_until("1 -> 3", || three.recorder.kept_from(1).len() == 1).await;
+    assert!(
+        two.recorder.kept_from(1).is_empty(),
+        "a message crossed the cut 1 -> 2"
+    );
+    assert!(
+        one.recorder.kept_from(2).is_empty(),
+        "a message crossed the cut 2 -> 1"
+    );
+
+    net.heal();
+    wrapped[0].send(vec![msg(MessageType::Heartbeat, 1, 2, 2)]);
+    wrapped[1].send(vec![msg(MessageType::Heartbeat, 2, 1, 2)]);
+    wait_until("healed 1 -> 2", || two.recorder.kept_from(1).len() == 1).await;
+    wait_until("healed 2 -> 1", || one.recorder.kept_from(2).len() == 1).await;
+    assert_eq!(two.recorder.kept_from(1)[0].index, 2);
+    assert_eq!(one.recorder.kept_from(2)[0].index, 2);
+    for n in &nodes {
+        n.transport.shutdown().await;
+    }
 }

@@ -1,0 +1,101 @@
+//! Background traffic besides the KV clients: leases granted and left to
+//! expire, periodic compaction, and a per-member revision probe.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use api::etcdserverpb::CompactionRequest;
+use api::etcdserverpb::LeaseGrantRequest;
+use api::etcdserverpb::PutRequest;
+use api::etcdserverpb::RangeRequest;
+use api::etcdserverpb::kv_client::KvClient;
+use api::etcdserverpb::lease_client::LeaseClient;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+
+use super::driver::Latest;
+use super::recorder::Recorder;
+use super::recorder::pick;
+
+/// The prefix of keys attached to leases (outside the KV check's prefix:
+/// they vanish when their lease expires).
+pub(crate) const LEASE_PREFIX: &str = "l/";
+/// The leases' time to live.
+pub(crate) const LEASE_TTL_SECONDS: i64 = 3;
+/// How often a lease is granted.
+const LEASE_INTERVAL: Duration = Duration::from_millis(700);
+/// How often the history is compacted, and how far behind the newest revision.
+const COMPACT_INTERVAL: Duration = Duration::from_secs(4);
+const COMPACT_LAG_REVISIONS: u64 = 200;
+/// How often each member's revision is probed.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a background call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Grants leases and attaches a key to each, never keeping them alive;
+/// returns how many were granted.
+pub(crate) async fn leases(channels: Arc<Vec<Channel>>, deadline: Instant) -> u64 {
+    let mut granted = 0u64;
+    let mut n = 0usize;
+    while Instant::now() < deadline {
+        n += 1;
+        let channel = pick(&channels, n);
+        let mut lease_client = LeaseClient::new(channel.clone());
+        let grant = lease_client.lease_grant(LeaseGrantRequest { ttl: LEASE_TTL_SECONDS, id: 0 });
+        if let Ok(Ok(lease)) = tokio::time::timeout(CALL_TIMEOUT, grant).await {
+            let put = PutRequest {
+                key: format!("{LEASE_PREFIX}{n}").into_bytes(),
+                value: b"leased".to_vec(),
+                lease: lease.into_inner().id,
+                ..Default::default()
+            };
+            let _ = tokio::time::timeout(CALL_TIMEOUT, KvClient::new(channel).put(put)).await;
+            granted += 1;
+        }
+        tokio::time::sleep(LEASE_INTERVAL).await;
+    }
+    granted
+}
+
+/// Compacts the store periodically; returns how many compactions succeeded.
+pub(crate) async fn compactor(channels: Arc<Vec<Channel>>, latest: Latest, deadline: Instant) -> u64 {
+    let mut done = 0u64;
+    let mut n = 0usize;
+    while Instant::now() < deadline {
+        tokio::time::sleep(COMPACT_INTERVAL).await;
+        n += 1;
+        let revision = latest.load(Ordering::Relaxed).saturating_sub(COMPACT_LAG_REVISIONS);
+        if revision < 2 {
+            continue;
+        }
+        let request = CompactionRequest { revision: i64::try_from(revision).unwrap_or(0), physical: false };
+        let mut kv = KvClient::new(pick(&channels, n));
+        let call = kv.compact(request);
+        if matches!(tokio::time::timeout(CALL_TIMEOUT, call).await, Ok(Ok(_))) {
+            done += 1;
+        }
+    }
+    done
+}
+
+/// Probes every member's revision (a serializable read answers from the
+/// member itself) and reports any that goes backwards.
+pub(crate) async fn revision_probe(channels: Arc<Vec<Channel>>, recorder: Recorder, deadline: Instant) {
+    let mut last: HashMap<usize, u64> = HashMap::new();
+    while Instant::now() < deadline {
+        for (member, channel) in channels.iter().enumerate() {
+            let probe = RangeRequest { key: b"k/".to_vec(), serializable: true, count_only: true, ..Default::default() };
+            let mut kv = KvClient::new(channel.clone());
+            let call = kv.range(probe);
+            let Ok(Ok(response)) = tokio::time::timeout(CALL_TIMEOUT, call).await else { continue };
+            let revision = response.into_inner().header.map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
+            let before = last.insert(member, revision).unwrap_or(0);
+            if revision < before {
+                recorder.anomaly(format!("member {member}'s revision went back from {before} to {revision}"));
+            }
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}

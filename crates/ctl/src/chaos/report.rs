@@ -1,0 +1,84 @@
+//! Runs every check over a recorded history and turns the findings into
+//! the lines keel-chaos prints.
+
+use super::driver::KV_PREFIX;
+use super::history::Operation;
+use super::history::WatchRecord;
+use super::linearizability;
+use super::linearizability::Verdict;
+use super::watch_check;
+
+/// How many revision anomalies are collected at most.
+const REVISION_ANOMALIES_MAX: usize = 10;
+
+/// The findings: anomalies (each a paragraph with its excerpt) and the keys
+/// whose search ran out of budget.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// Violations of a checked property.
+    pub(crate) anomalies: Vec<String>,
+    /// Keys the linearizability search could not decide.
+    pub(crate) unknown_keys: Vec<String>,
+}
+
+/// Checks the KV history and the watch records; `found` holds anomalies
+/// the run itself noticed (member revisions, leases, HashKV).
+pub(crate) fn check(ops: &[Operation], watches: &[WatchRecord], found: Vec<String>, budget_steps: u64) -> Report {
+    let mut report = Report { anomalies: found, ..Report::default() };
+    for verdict in linearizability::check(ops, budget_steps) {
+        match verdict {
+            Verdict::Linearizable => {}
+            Verdict::Unknown { key } => report.unknown_keys.push(key),
+            Verdict::Violation { key, excerpt } => report.anomalies.push(format!(
+                "the history of key {key} is not linearizable; the deepest linearization got stuck here:\n{}",
+                lines(&excerpt)
+            )),
+        }
+    }
+    for a in linearizability::check_revision_order(ops, REVISION_ANOMALIES_MAX) {
+        report.anomalies.push(format!("{}:\n{}", a.what, lines(&[a.earlier, a.later])));
+    }
+    for a in watch_check::check(watches, ops, KV_PREFIX) {
+        report.anomalies.push(format!("watcher {}: {}", a.watcher, a.what));
+    }
+    report
+}
+
+/// Operations as JSON lines, indented.
+fn lines(ops: &[Operation]) -> String {
+    ops.iter()
+        .map(|op| format!("  {}", serde_json::to_string(op).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Report {
+    /// Prints the anomalies (the first `limit`), then the summary line.
+    pub(crate) fn print(&self, ops: usize, faults: &[String], limit: usize) {
+        for a in self.anomalies.iter().take(limit) {
+            println!("ANOMALY: {a}");
+        }
+        if self.anomalies.len() > limit {
+            println!("... and {} more anomalies", self.anomalies.len() - limit);
+        }
+        if !self.anomalies.is_empty() && !faults.is_empty() {
+            println!("fault schedule:");
+            for f in faults {
+                println!("  {f}");
+            }
+        }
+        if !self.unknown_keys.is_empty() {
+            println!(
+                "unknown (search budget exceeded) for {} keys: {}",
+                self.unknown_keys.len(),
+                self.unknown_keys.join(", ")
+            );
+        }
+        println!(
+            "ops={ops} faults={} anomalies={} unknown={}",
+            faults.len(),
+            self.anomalies.len(),
+            self.unknown_keys.len()
+        );
+    }
+}
