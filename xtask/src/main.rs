@@ -3,6 +3,7 @@
 //! seconds on a fresh machine before anything else.
 
 mod bench;
+mod chaos;
 mod cluster;
 mod prereqs;
 mod run;
@@ -39,6 +40,9 @@ enum Command {
     /// Benchmarks: `bench compare` (keel vs etcd 3.4), `bench micro` (criterion).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Faults against a real cluster, checked for linearizability:
+    /// `chaos [--duration 60s] [--seed N] [--fault kill,pause,...] [--server keel|etcd]`.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,5 +53,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run { args } => run::keel(&args),
         Command::Cluster(command) => cluster::run(&command),
         Command::Bench(command) => bench::run(&command),
+        Command::Chaos(args) => chaos::run(&args),
     }
 }

@@ -124,6 +124,8 @@ pub struct ServerConfig {
     pub election_timeout: Duration,
     /// `--snapshot-count`.
     pub snapshot_count: u64,
+    /// `--experimental-snapshot-catchup-entries`: raft log kept in memory behind a snapshot.
+    pub snapshot_catch_up_entries: u64,
     /// `--max-snapshots` (0 is unlimited).
     pub max_snapshots: usize,
     /// `--max-wals` (0 is unlimited).

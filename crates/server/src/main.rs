@@ -12,6 +12,7 @@ use server::config::ServerConfig;
 use server::config::Url;
 use server::grpc;
 use server::node::Node;
+use server::node::Stopped;
 use tracing_subscriber::EnvFilter;
 
 /// The etcd version keel reports (clients gate features on it).
@@ -47,8 +48,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let outcome = runtime.block_on(run(config));
+    drop(runtime);
+    match outcome {
+        Ok(Exit::Done) => ExitCode::SUCCESS,
+        Ok(Exit::Restart) => restart(),
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("keel: {e:#}");
@@ -65,7 +69,33 @@ fn init_tracing(level: &str) {
         .init();
 }
 
-async fn run(config: ServerConfig) -> anyhow::Result<()> {
+/// How `run` ended without an error.
+#[derive(Debug, PartialEq, Eq)]
+enum Exit {
+    /// Stopped by a signal.
+    Done,
+    /// The member asked to restart (to install a snapshot at boot).
+    Restart,
+}
+
+/// Replaces this process with a fresh `keel` with the same arguments and environment.
+fn restart() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(e) => {
+            eprintln!("keel: cannot restart: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let error = std::process::Command::new(program)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    eprintln!("keel: cannot restart: {error}");
+    ExitCode::FAILURE
+}
+
+async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
     let node = Node::start(&config)
         .await
         .context("cannot start the member")?;
@@ -101,19 +131,25 @@ async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let outcome = tokio::select! {
         signal = shutdown_signal() => {
             tracing::info!(%signal, "stopping gracefully");
-            Ok(())
+            Ok(Exit::Done)
         }
-        reason = node.fatal() => Err(anyhow::anyhow!("the member failed: {reason}")),
+        stopped = node.stopped() => match stopped {
+            Stopped::Failed(reason) => Err(anyhow::anyhow!("the member failed: {reason}")),
+            Stopped::Restart(reason) => {
+                tracing::info!(%reason, "restarting");
+                Ok(Exit::Restart)
+            }
+        },
         served = &mut serving => {
             serving_done = true;
             match served {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => Ok(Exit::Done),
                 Ok(Err(e)) => Err(anyhow::anyhow!("client API: {e}")),
                 Err(e) => Err(anyhow::anyhow!("client API task: {e}")),
             }
         }
     };
-    if outcome.is_ok() {
+    if matches!(outcome, Ok(Exit::Done)) {
         // Hand leadership over while clients are still served, then close the API.
         backend.transfer_leadership().await;
     }

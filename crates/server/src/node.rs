@@ -73,6 +73,16 @@ pub enum NodeError {
     Raft(String),
 }
 
+/// Why a member stopped on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// A storage failure: the process exits non-zero.
+    Failed(String),
+    /// A snapshot from the leader waits in the data directory: the process
+    /// restarts itself, and boot installs it.
+    Restart(String),
+}
+
 /// A running member.
 #[derive(Debug)]
 pub struct Node {
@@ -128,6 +138,7 @@ impl Node {
             cmd_rx,
             cmd_tx: cmd_tx.clone(),
             heartbeat_interval: config.heartbeat_interval,
+            snapshot_catch_up_entries: config.snapshot_catch_up_entries,
             layout,
             reads: Default::default(),
             received: Default::default(),
@@ -189,13 +200,16 @@ impl Node {
         Arc::clone(&self.backend)
     }
 
-    /// Resolves with the reason when the member failed and must stop.
-    pub async fn fatal(&self) -> String {
+    /// Resolves when the member must stop: it failed, or it must restart.
+    pub async fn stopped(&self) -> Stopped {
         let state = &self.backend.state;
         loop {
             let notified = state.fatal_notify.notified();
             if let Some(reason) = state.fatal_reason() {
-                return reason;
+                return Stopped::Failed(reason);
+            }
+            if let Some(reason) = state.restart_reason() {
+                return Stopped::Restart(reason);
             }
             notified.await;
         }
@@ -300,13 +314,7 @@ fn new_raw_node(
     raft_config
         .validate()
         .map_err(|e| NodeError::Raft(e.to_string()))?;
-    let mut raw = RawNode::new(&raft_config, booted.storage.clone())
-        .map_err(|e| NodeError::Raft(e.to_string()))?;
-    if booted.conf_state.voters == [booted.member_id] {
-        // Alone: no one to wait for, lead at once.
-        raw.campaign().map_err(|e| NodeError::Raft(e.to_string()))?;
-    }
-    Ok(raw)
+    RawNode::new(&raft_config, booted.storage.clone()).map_err(|e| NodeError::Raft(e.to_string()))
 }
 
 /// While this member leads: revoke expired leases, checkpoint remaining TTLs.

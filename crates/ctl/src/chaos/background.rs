@@ -43,7 +43,10 @@ pub(crate) async fn leases(channels: Arc<Vec<Channel>>, deadline: Instant) -> u6
         n += 1;
         let channel = pick(&channels, n);
         let mut lease_client = LeaseClient::new(channel.clone());
-        let grant = lease_client.lease_grant(LeaseGrantRequest { ttl: LEASE_TTL_SECONDS, id: 0 });
+        let grant = lease_client.lease_grant(LeaseGrantRequest {
+            ttl: LEASE_TTL_SECONDS,
+            id: 0,
+        });
         if let Ok(Ok(lease)) = tokio::time::timeout(CALL_TIMEOUT, grant).await {
             let put = PutRequest {
                 key: format!("{LEASE_PREFIX}{n}").into_bytes(),
@@ -60,17 +63,26 @@ pub(crate) async fn leases(channels: Arc<Vec<Channel>>, deadline: Instant) -> u6
 }
 
 /// Compacts the store periodically; returns how many compactions succeeded.
-pub(crate) async fn compactor(channels: Arc<Vec<Channel>>, latest: Latest, deadline: Instant) -> u64 {
+pub(crate) async fn compactor(
+    channels: Arc<Vec<Channel>>,
+    latest: Latest,
+    deadline: Instant,
+) -> u64 {
     let mut done = 0u64;
     let mut n = 0usize;
     while Instant::now() < deadline {
         tokio::time::sleep(COMPACT_INTERVAL).await;
         n += 1;
-        let revision = latest.load(Ordering::Relaxed).saturating_sub(COMPACT_LAG_REVISIONS);
+        let revision = latest
+            .load(Ordering::Relaxed)
+            .saturating_sub(COMPACT_LAG_REVISIONS);
         if revision < 2 {
             continue;
         }
-        let request = CompactionRequest { revision: i64::try_from(revision).unwrap_or(0), physical: false };
+        let request = CompactionRequest {
+            revision: i64::try_from(revision).unwrap_or(0),
+            physical: false,
+        };
         let mut kv = KvClient::new(pick(&channels, n));
         let call = kv.compact(request);
         if matches!(tokio::time::timeout(CALL_TIMEOUT, call).await, Ok(Ok(_))) {
@@ -82,18 +94,34 @@ pub(crate) async fn compactor(channels: Arc<Vec<Channel>>, latest: Latest, deadl
 
 /// Probes every member's revision (a serializable read answers from the
 /// member itself) and reports any that goes backwards.
-pub(crate) async fn revision_probe(channels: Arc<Vec<Channel>>, recorder: Recorder, deadline: Instant) {
+pub(crate) async fn revision_probe(
+    channels: Arc<Vec<Channel>>,
+    recorder: Recorder,
+    deadline: Instant,
+) {
     let mut last: HashMap<usize, u64> = HashMap::new();
     while Instant::now() < deadline {
         for (member, channel) in channels.iter().enumerate() {
-            let probe = RangeRequest { key: b"k/".to_vec(), serializable: true, count_only: true, ..Default::default() };
+            let probe = RangeRequest {
+                key: b"k/".to_vec(),
+                serializable: true,
+                count_only: true,
+                ..Default::default()
+            };
             let mut kv = KvClient::new(channel.clone());
             let call = kv.range(probe);
-            let Ok(Ok(response)) = tokio::time::timeout(CALL_TIMEOUT, call).await else { continue };
-            let revision = response.into_inner().header.map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
+            let Ok(Ok(response)) = tokio::time::timeout(CALL_TIMEOUT, call).await else {
+                continue;
+            };
+            let revision = response
+                .into_inner()
+                .header
+                .map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
             let before = last.insert(member, revision).unwrap_or(0);
             if revision < before {
-                recorder.anomaly(format!("member {member}'s revision went back from {before} to {revision}"));
+                recorder.anomaly(format!(
+                    "member {member}'s revision went back from {before} to {revision}"
+                ));
             }
         }
         tokio::time::sleep(PROBE_INTERVAL).await;

@@ -48,6 +48,10 @@ pub(crate) struct Cli {
     /// lagging member would) while recording them as linearizable.
     #[arg(long)]
     pub(crate) inject_stale_reads: bool,
+    /// Tolerate (count, not fail on) watch progress notifications that run
+    /// ahead of events: etcd before 3.4.24 sends them (etcd-io/etcd#15220).
+    #[arg(long)]
+    pub(crate) allow_early_progress: bool,
     /// Only check a recorded history file; drive nothing.
     #[arg(long)]
     pub(crate) check: Option<PathBuf>,
@@ -59,7 +63,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())
         .map_or((text, "s"), |i| text.split_at(i));
-    let n: u64 = number.parse().map_err(|_| format!("bad duration {text:?}"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {text:?}"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),

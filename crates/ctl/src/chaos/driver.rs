@@ -85,24 +85,47 @@ pub(crate) async fn client(
         seq += 1;
         let request = next_request(&mut rng, &workload, &keys, id, seq, &mod_revisions);
         let stale = (workload.inject_stale_reads
-            && matches!(request, Request::Get { linearizable: true, .. })
+            && matches!(
+                request,
+                Request::Get {
+                    linearizable: true,
+                    ..
+                }
+            )
             && rng.random_ratio(1, 4))
-        .then(|| latest.load(Ordering::Relaxed).saturating_sub(STALE_LAG_REVISIONS))
+        .then(|| {
+            latest
+                .load(Ordering::Relaxed)
+                .saturating_sub(STALE_LAG_REVISIONS)
+        })
         .filter(|&r| r > 1);
         let call_ns = recorder.now_ns();
-        let outcome = tokio::time::timeout(workload.op_timeout, execute(&mut kv, &request, stale)).await;
+        let outcome =
+            tokio::time::timeout(workload.op_timeout, execute(&mut kv, &request, stale)).await;
         let return_ns = recorder.now_ns();
         match outcome {
             Ok(Ok(response)) => {
                 latest.fetch_max(response.revision(), Ordering::Relaxed);
                 remember(&mut mod_revisions, &request, &response);
-                recorder.op(Operation { client: id, call_ns, return_ns: Some(return_ns), request, response: Some(response) });
+                recorder.op(Operation {
+                    client: id,
+                    call_ns,
+                    return_ns: Some(return_ns),
+                    request,
+                    response: Some(response),
+                });
             }
             failed => {
                 // A failed read changed nothing and is left out; a failed
                 // write may or may not have applied.
                 if request.is_write() {
-                    recorder.op(Operation { client: id, call_ns, return_ns: None, request, response: None });
+                    recorder.op(Operation {
+                        client: id,
+                        call_ns,
+                        return_ns: None,
+                        request,
+                        response: None,
+                    });
                 }
                 if failed.is_err() || failed.is_ok_and(|r| r.is_err()) {
                     endpoint += 1;
@@ -132,12 +155,22 @@ fn next_request(
     let value = format!("c{id}-{seq}");
     match rng.random_range(0..100) {
         0..30 => Request::Put { key, value },
-        30..60 => Request::Get { key, linearizable: true },
-        60..70 => Request::Get { key, linearizable: false },
+        30..60 => Request::Get {
+            key,
+            linearizable: true,
+        },
+        60..70 => Request::Get {
+            key,
+            linearizable: false,
+        },
         70..78 => Request::Delete { key },
         _ => {
             let expected_mod_revision = mod_revisions.get(&key).copied().unwrap_or(0);
-            Request::Txn { key, expected_mod_revision, value }
+            Request::Txn {
+                key,
+                expected_mod_revision,
+                value,
+            }
         }
     }
 }
@@ -147,7 +180,12 @@ fn remember(mod_revisions: &mut HashMap<String, u64>, request: &Request, respons
     let key = request.key().to_owned();
     let seen = match response {
         Response::Put { revision } => Some(*revision),
-        Response::Get { kv, .. } | Response::Txn { succeeded: false, kv, .. } => Some(kv.as_ref().map_or(0, |kv| kv.mod_revision)),
+        Response::Get { kv, .. }
+        | Response::Txn {
+            succeeded: false,
+            kv,
+            ..
+        } => Some(kv.as_ref().map_or(0, |kv| kv.mod_revision)),
         Response::Txn { revision, .. } => Some(*revision),
         Response::Delete { .. } => Some(0),
     };
@@ -172,12 +210,22 @@ fn as_i64(r: u64) -> i64 {
 }
 
 /// Sends one request; `stale` reads serializably at that revision instead.
-async fn execute(kv: &mut KvClient<Channel>, request: &Request, stale: Option<u64>) -> Result<Response, tonic::Status> {
+async fn execute(
+    kv: &mut KvClient<Channel>,
+    request: &Request,
+    stale: Option<u64>,
+) -> Result<Response, tonic::Status> {
     match request {
         Request::Put { key, value } => {
-            let put = PutRequest { key: key.clone().into_bytes(), value: value.clone().into_bytes(), ..Default::default() };
+            let put = PutRequest {
+                key: key.clone().into_bytes(),
+                value: value.clone().into_bytes(),
+                ..Default::default()
+            };
             let r = kv.put(put).await?.into_inner();
-            Ok(Response::Put { revision: revision(r.header.as_ref()) })
+            Ok(Response::Put {
+                revision: revision(r.header.as_ref()),
+            })
         }
         Request::Get { key, linearizable } => {
             let range = RangeRequest {
@@ -189,18 +237,36 @@ async fn execute(kv: &mut KvClient<Channel>, request: &Request, stale: Option<u6
             let r = kv.range(range).await?.into_inner();
             // A lagging member's header shows its own, older revision.
             let header = stale.unwrap_or_else(|| revision(r.header.as_ref()));
-            Ok(Response::Get { revision: header, kv: first_kv(&r) })
+            Ok(Response::Get {
+                revision: header,
+                kv: first_kv(&r),
+            })
         }
         Request::Delete { key } => {
-            let delete = DeleteRangeRequest { key: key.clone().into_bytes(), ..Default::default() };
+            let delete = DeleteRangeRequest {
+                key: key.clone().into_bytes(),
+                ..Default::default()
+            };
             let r = kv.delete_range(delete).await?.into_inner();
-            Ok(Response::Delete { revision: revision(r.header.as_ref()), deleted: u64::try_from(r.deleted).unwrap_or(0) })
+            Ok(Response::Delete {
+                revision: revision(r.header.as_ref()),
+                deleted: u64::try_from(r.deleted).unwrap_or(0),
+            })
         }
-        Request::Txn { key, expected_mod_revision, value } => txn(kv, key, *expected_mod_revision, value).await,
+        Request::Txn {
+            key,
+            expected_mod_revision,
+            value,
+        } => txn(kv, key, *expected_mod_revision, value).await,
     }
 }
 
-async fn txn(kv: &mut KvClient<Channel>, key: &str, expected: u64, value: &str) -> Result<Response, tonic::Status> {
+async fn txn(
+    kv: &mut KvClient<Channel>,
+    key: &str,
+    expected: u64,
+    value: &str,
+) -> Result<Response, tonic::Status> {
     let key = key.as_bytes().to_vec();
     let txn = TxnRequest {
         compare: vec![Compare {
@@ -211,14 +277,27 @@ async fn txn(kv: &mut KvClient<Channel>, key: &str, expected: u64, value: &str) 
             ..Default::default()
         }],
         success: vec![RequestOp {
-            request: Some(request_op::Request::RequestPut(PutRequest { key: key.clone(), value: value.as_bytes().to_vec(), ..Default::default() })),
+            request: Some(request_op::Request::RequestPut(PutRequest {
+                key: key.clone(),
+                value: value.as_bytes().to_vec(),
+                ..Default::default()
+            })),
         }],
-        failure: vec![RequestOp { request: Some(request_op::Request::RequestRange(RangeRequest { key, ..Default::default() })) }],
+        failure: vec![RequestOp {
+            request: Some(request_op::Request::RequestRange(RangeRequest {
+                key,
+                ..Default::default()
+            })),
+        }],
     };
     let r = kv.txn(txn).await?.into_inner();
     let got = r.responses.first().and_then(|op| match &op.response {
         Some(response_op::Response::ResponseRange(range)) => first_kv(range),
         _ => None,
     });
-    Ok(Response::Txn { revision: revision(r.header.as_ref()), succeeded: r.succeeded, kv: if r.succeeded { None } else { got } })
+    Ok(Response::Txn {
+        revision: revision(r.header.as_ref()),
+        succeeded: r.succeeded,
+        kv: if r.succeeded { None } else { got },
+    })
 }

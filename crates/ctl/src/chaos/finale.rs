@@ -35,7 +35,11 @@ pub(crate) async fn first_write(channels: &[Channel]) -> Option<Duration> {
     let mut n = 0usize;
     while begin.elapsed() < HEAL_BOUND {
         n += 1;
-        let put = PutRequest { key: b"x/heal".to_vec(), value: b"1".to_vec(), ..Default::default() };
+        let put = PutRequest {
+            key: b"x/heal".to_vec(),
+            value: b"1".to_vec(),
+            ..Default::default()
+        };
         let mut kv = KvClient::new(pick(channels, n));
         let call = kv.put(put);
         if matches!(tokio::time::timeout(CALL_TIMEOUT, call).await, Ok(Ok(_))) {
@@ -48,19 +52,31 @@ pub(crate) async fn first_write(channels: &[Channel]) -> Option<Duration> {
 
 /// Reads every key linearizably, recording the reads; returns the highest
 /// header revision seen.
-pub(crate) async fn read_back(channels: &[Channel], recorder: &Recorder, keys: &[String]) -> anyhow::Result<u64> {
+pub(crate) async fn read_back(
+    channels: &[Channel],
+    recorder: &Recorder,
+    keys: &[String],
+) -> anyhow::Result<u64> {
     let mut highest = 0;
     for (n, key) in keys.iter().enumerate() {
         let begin = Instant::now();
         loop {
-            anyhow::ensure!(begin.elapsed() < HEAL_BOUND, "final read of {key} did not succeed within {HEAL_BOUND:?}");
+            anyhow::ensure!(
+                begin.elapsed() < HEAL_BOUND,
+                "final read of {key} did not succeed within {HEAL_BOUND:?}"
+            );
             let call_ns = recorder.now_ns();
-            let range = RangeRequest { key: key.clone().into_bytes(), ..Default::default() };
+            let range = RangeRequest {
+                key: key.clone().into_bytes(),
+                ..Default::default()
+            };
             let mut kv = KvClient::new(pick(channels, n));
             let call = kv.range(range);
             if let Ok(Ok(r)) = tokio::time::timeout(CALL_TIMEOUT, call).await {
                 let r = r.into_inner();
-                let revision = r.header.map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
+                let revision = r
+                    .header
+                    .map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
                 highest = highest.max(revision);
                 let kv = r.kvs.first().map(|kv| ReadKv {
                     value: String::from_utf8_lossy(&kv.value).into_owned(),
@@ -70,7 +86,10 @@ pub(crate) async fn read_back(channels: &[Channel], recorder: &Recorder, keys: &
                     client: u32::MAX,
                     call_ns,
                     return_ns: Some(recorder.now_ns()),
-                    request: Request::Get { key: key.clone(), linearizable: true },
+                    request: Request::Get {
+                        key: key.clone(),
+                        linearizable: true,
+                    },
                     response: Some(Response::Get { revision, kv }),
                 });
                 break;
@@ -103,7 +122,9 @@ pub(crate) async fn leases_expired(channels: &[Channel]) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Err(format!("{left} keys of expired leases still present {bound:?} after the load stopped"))
+    Err(format!(
+        "{left} keys of expired leases still present {bound:?} after the load stopped"
+    ))
 }
 
 /// Waits for every member to reach the same revision, then compares their
@@ -114,13 +135,19 @@ pub(crate) async fn hashes_agree(channels: &Arc<Vec<Channel>>) -> Result<u32, St
     while begin.elapsed() < HEAL_BOUND {
         let mut revisions = Vec::new();
         for channel in channels.iter() {
-            let probe = RangeRequest { key: b"k/".to_vec(), serializable: true, count_only: true, ..Default::default() };
+            let probe = RangeRequest {
+                key: b"k/".to_vec(),
+                serializable: true,
+                count_only: true,
+                ..Default::default()
+            };
             let mut kv = KvClient::new(channel.clone());
             if let Ok(Ok(r)) = tokio::time::timeout(CALL_TIMEOUT, kv.range(probe)).await {
                 revisions.push(r.into_inner().header.map_or(0, |h| h.revision));
             }
         }
-        let agreed = revisions.len() == channels.len() && revisions.windows(2).all(|w| w[0] == w[1]);
+        let agreed =
+            revisions.len() == channels.len() && revisions.windows(2).all(|w| w[0] == w[1]);
         if let (true, Some(&revision)) = (agreed, revisions.first()) {
             let mut hashes = Vec::new();
             for channel in channels.iter() {
@@ -141,5 +168,7 @@ pub(crate) async fn hashes_agree(channels: &Arc<Vec<Channel>>) -> Result<u32, St
         last = revisions;
         tokio::time::sleep(RETRY).await;
     }
-    Err(format!("members did not reach one revision within {HEAL_BOUND:?}: {last:?}"))
+    Err(format!(
+        "members did not reach one revision within {HEAL_BOUND:?}: {last:?}"
+    ))
 }

@@ -163,7 +163,8 @@ pub(crate) fn write(
     ops: &[Operation],
     watches: &[WatchRecord],
 ) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     for op in ops {
         serde_json::to_writer(&mut out, &Line::Op(op.clone()))?;

@@ -31,7 +31,10 @@ pub(crate) enum Verdict {
     Linearizable,
     /// None exists; `excerpt` holds the operations around the point where
     /// the deepest search got stuck.
-    Violation { key: String, excerpt: Vec<Operation> },
+    Violation {
+        key: String,
+        excerpt: Vec<Operation>,
+    },
     /// The search budget ran out before an answer.
     Unknown { key: String },
 }
@@ -167,13 +170,18 @@ pub(crate) fn check_key(key: &str, mut ops: Vec<Operation>, budget_steps: u64) -
         };
         top.next += 1;
         search.flip(i);
-        if !search.visited.insert((search.linearized.clone(), next_state.clone())) {
+        if !search
+            .visited
+            .insert((search.linearized.clone(), next_state.clone()))
+        {
             search.flip(i);
             continue;
         }
         steps += 1;
         if steps > budget_steps {
-            return Verdict::Unknown { key: key.to_owned() };
+            return Verdict::Unknown {
+                key: key.to_owned(),
+            };
         }
         let frame = search.frame(&next_state, Some(i));
         stack.push(frame);
@@ -248,17 +256,20 @@ pub(crate) fn check_revision_order(ops: &[Operation], limit: usize) -> Vec<Revis
     let mut anomalies = Vec::new();
     let mut writers: BTreeMap<u64, &Operation> = BTreeMap::new();
     for op in ops {
-        if let Some((r, true)) = observed_revision(op) {
-            if let Some(other) = writers.insert(r, op) {
-                anomalies.push(RevisionAnomaly {
-                    what: format!("two writes report revision {r}"),
-                    earlier: other.clone(),
-                    later: op.clone(),
-                });
-            }
+        if let Some((r, true)) = observed_revision(op)
+            && let Some(other) = writers.insert(r, op)
+        {
+            anomalies.push(RevisionAnomaly {
+                what: format!("two writes report revision {r}"),
+                earlier: other.clone(),
+                later: op.clone(),
+            });
         }
     }
-    let mut by_return: Vec<&Operation> = ops.iter().filter(|o| observed_revision(o).is_some()).collect();
+    let mut by_return: Vec<&Operation> = ops
+        .iter()
+        .filter(|o| observed_revision(o).is_some())
+        .collect();
     by_return.sort_by_key(|o| o.return_or_max());
     let mut by_call = by_return.clone();
     by_call.sort_by_key(|o| o.call_ns);
@@ -266,7 +277,10 @@ pub(crate) fn check_revision_order(ops: &[Operation], limit: usize) -> Vec<Revis
     // the highest revision (and the highest write revision) so far.
     let (mut done, mut best, mut best_write) = (0usize, None::<&Operation>, None::<&Operation>);
     for op in by_call {
-        while let Some(prev) = by_return.get(done).filter(|p| p.return_or_max() < op.call_ns) {
+        while let Some(prev) = by_return
+            .get(done)
+            .filter(|p| p.return_or_max() < op.call_ns)
+        {
             let rev = |o: Option<&Operation>| o.and_then(observed_revision).map_or(0, |(r, _)| r);
             if observed_revision(prev).map_or(0, |(r, _)| r) > rev(best) {
                 best = Some(prev);
@@ -278,9 +292,12 @@ pub(crate) fn check_revision_order(ops: &[Operation], limit: usize) -> Vec<Revis
             }
             done += 1;
         }
-        let Some((r, is_write)) = observed_revision(op) else { continue };
+        let Some((r, is_write)) = observed_revision(op) else {
+            continue;
+        };
         let stale = best.filter(|b| observed_revision(b).is_some_and(|(br, _)| r < br));
-        let not_newer = best_write.filter(|b| is_write && observed_revision(b).is_some_and(|(br, _)| r <= br));
+        let not_newer =
+            best_write.filter(|b| is_write && observed_revision(b).is_some_and(|(br, _)| r <= br));
         if let Some(earlier) = stale.or(not_newer) {
             anomalies.push(RevisionAnomaly {
                 what: format!(

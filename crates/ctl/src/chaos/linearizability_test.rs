@@ -18,23 +18,40 @@ fn put(call: u64, ret: u64, value: &str, revision: u64) -> Operation {
     op(
         call,
         Some(ret),
-        Request::Put { key: "k".into(), value: value.into() },
+        Request::Put {
+            key: "k".into(),
+            value: value.into(),
+        },
         Some(Response::Put { revision }),
     )
 }
 
 fn put_lost(call: u64, value: &str) -> Operation {
-    op(call, None, Request::Put { key: "k".into(), value: value.into() }, None)
+    op(
+        call,
+        None,
+        Request::Put {
+            key: "k".into(),
+            value: value.into(),
+        },
+        None,
+    )
 }
 
 fn get(call: u64, ret: u64, seen: Option<(&str, u64)>, revision: u64) -> Operation {
     op(
         call,
         Some(ret),
-        Request::Get { key: "k".into(), linearizable: true },
+        Request::Get {
+            key: "k".into(),
+            linearizable: true,
+        },
         Some(Response::Get {
             revision,
-            kv: seen.map(|(v, m)| ReadKv { value: v.into(), mod_revision: m }),
+            kv: seen.map(|(v, m)| ReadKv {
+                value: v.into(),
+                mod_revision: m,
+            }),
         }),
     )
 }
@@ -48,12 +65,27 @@ fn delete(call: u64, ret: u64, deleted: u64, revision: u64) -> Operation {
     )
 }
 
-fn txn(call: u64, ret: u64, expected: u64, value: &str, succeeded: bool, revision: u64) -> Operation {
+fn txn(
+    call: u64,
+    ret: u64,
+    expected: u64,
+    value: &str,
+    succeeded: bool,
+    revision: u64,
+) -> Operation {
     op(
         call,
         Some(ret),
-        Request::Txn { key: "k".into(), expected_mod_revision: expected, value: value.into() },
-        Some(Response::Txn { revision, succeeded, kv: None }),
+        Request::Txn {
+            key: "k".into(),
+            expected_mod_revision: expected,
+            value: value.into(),
+        },
+        Some(Response::Txn {
+            revision,
+            succeeded,
+            kv: None,
+        }),
     )
 }
 
@@ -63,24 +95,48 @@ fn verdict(ops: Vec<Operation>) -> Verdict {
 
 #[test]
 fn sequential_put_then_get_is_linearizable() {
-    let ops = vec![put(0, 1, "a", 2), get(2, 3, Some(("a", 2)), 2), delete(4, 5, 1, 3), get(6, 7, None, 3)];
+    let ops = vec![
+        put(0, 1, "a", 2),
+        get(2, 3, Some(("a", 2)), 2),
+        delete(4, 5, 1, 3),
+        get(6, 7, None, 3),
+    ];
     assert_eq!(verdict(ops), Verdict::Linearizable);
 }
 
 #[test]
 fn a_read_concurrent_with_a_write_may_see_either_value() {
-    let before = vec![put(0, 1, "a", 2), put(2, 6, "b", 3), get(3, 4, Some(("a", 2)), 2)];
-    let after = vec![put(0, 1, "a", 2), put(2, 6, "b", 3), get(3, 4, Some(("b", 3)), 3)];
+    let before = vec![
+        put(0, 1, "a", 2),
+        put(2, 6, "b", 3),
+        get(3, 4, Some(("a", 2)), 2),
+    ];
+    let after = vec![
+        put(0, 1, "a", 2),
+        put(2, 6, "b", 3),
+        get(3, 4, Some(("b", 3)), 3),
+    ];
     assert_eq!(verdict(before), Verdict::Linearizable);
     assert_eq!(verdict(after), Verdict::Linearizable);
 }
 
 #[test]
 fn a_stale_read_after_a_completed_write_is_a_violation() {
-    let ops = vec![put(0, 1, "a", 2), put(2, 3, "b", 3), get(4, 5, Some(("a", 2)), 3)];
-    let Verdict::Violation { key, excerpt } = verdict(ops) else { panic!("stale read passed") };
+    let ops = vec![
+        put(0, 1, "a", 2),
+        put(2, 3, "b", 3),
+        get(4, 5, Some(("a", 2)), 3),
+    ];
+    let Verdict::Violation { key, excerpt } = verdict(ops) else {
+        panic!("stale read passed")
+    };
     assert_eq!(key, "k");
-    assert!(excerpt.iter().any(|o| matches!(o.request, Request::Get { .. })), "{excerpt:?}");
+    assert!(
+        excerpt
+            .iter()
+            .any(|o| matches!(o.request, Request::Get { .. })),
+        "{excerpt:?}"
+    );
 }
 
 #[test]
@@ -92,7 +148,11 @@ fn a_lost_acknowledged_write_is_a_violation() {
 #[test]
 fn an_indeterminate_write_may_apply_late_or_never() {
     let never = vec![put_lost(0, "x"), get(5, 6, None, 1)];
-    let late = vec![put_lost(0, "x"), get(5, 6, None, 1), get(7, 8, Some(("x", 9)), 9)];
+    let late = vec![
+        put_lost(0, "x"),
+        get(5, 6, None, 1),
+        get(7, 8, Some(("x", 9)), 9),
+    ];
     assert_eq!(verdict(never), Verdict::Linearizable);
     assert_eq!(verdict(late), Verdict::Linearizable);
 }
@@ -105,7 +165,10 @@ fn an_indeterminate_write_cannot_apply_before_its_invocation() {
 
 #[test]
 fn a_read_of_a_value_never_written_is_a_violation() {
-    assert!(matches!(verdict(vec![get(0, 1, Some(("z", 2)), 2)]), Verdict::Violation { .. }));
+    assert!(matches!(
+        verdict(vec![get(0, 1, Some(("z", 2)), 2)]),
+        Verdict::Violation { .. }
+    ));
 }
 
 #[test]
@@ -114,19 +177,28 @@ fn txn_compares_on_mod_revision() {
     lost_race.response = Some(Response::Txn {
         revision: 3,
         succeeded: false,
-        kv: Some(ReadKv { value: "b".into(), mod_revision: 3 }),
+        kv: Some(ReadKv {
+            value: "b".into(),
+            mod_revision: 3,
+        }),
     });
     let ok = vec![put(0, 1, "a", 2), txn(2, 3, 2, "b", true, 3), lost_race];
     let wrong = vec![put(0, 1, "a", 2), txn(2, 3, 2, "b", false, 2)];
     let create = vec![txn(0, 1, 0, "a", true, 2), txn(2, 3, 0, "b", true, 3)];
     assert_eq!(verdict(ok), Verdict::Linearizable);
     assert!(matches!(verdict(wrong), Verdict::Violation { .. }));
-    assert!(matches!(verdict(create), Verdict::Violation { .. }), "two creates both succeeded");
+    assert!(
+        matches!(verdict(create), Verdict::Violation { .. }),
+        "two creates both succeeded"
+    );
 }
 
 #[test]
 fn a_delete_must_report_what_it_deleted() {
-    assert!(matches!(verdict(vec![delete(0, 1, 1, 2)]), Verdict::Violation { .. }));
+    assert!(matches!(
+        verdict(vec![delete(0, 1, 1, 2)]),
+        Verdict::Violation { .. }
+    ));
     assert_eq!(verdict(vec![delete(0, 1, 0, 1)]), Verdict::Linearizable);
 }
 
@@ -141,7 +213,10 @@ fn an_exhausted_budget_is_unknown_not_a_violation() {
 #[test]
 fn keys_are_checked_independently() {
     let mut other = put(0, 1, "a", 2);
-    other.request = Request::Put { key: "j".into(), value: "a".into() };
+    other.request = Request::Put {
+        key: "j".into(),
+        value: "a".into(),
+    };
     let ops = vec![other, get(2, 3, None, 2)];
     assert!(check(&ops, DEFAULT_BUDGET_STEPS).is_empty());
 }
@@ -149,14 +224,20 @@ fn keys_are_checked_independently() {
 #[test]
 fn serializable_reads_are_left_out() {
     let mut stale = get(2, 3, None, 1);
-    stale.request = Request::Get { key: "k".into(), linearizable: false };
+    stale.request = Request::Get {
+        key: "k".into(),
+        linearizable: false,
+    };
     assert!(check(&[put(0, 1, "a", 2), stale], DEFAULT_BUDGET_STEPS).is_empty());
 }
 
 #[test]
 fn a_read_behind_a_completed_write_on_another_key_is_a_revision_anomaly() {
     let mut other = put(0, 1, "a", 5);
-    other.request = Request::Put { key: "j".into(), value: "a".into() };
+    other.request = Request::Put {
+        key: "j".into(),
+        value: "a".into(),
+    };
     let anomalies = check_revision_order(&[other, get(2, 3, None, 4)], 10);
     assert_eq!(anomalies.len(), 1, "{anomalies:?}");
     assert!(check_revision_order(&[put(0, 1, "a", 5), get(2, 3, None, 5)], 10).is_empty());
@@ -164,6 +245,9 @@ fn a_read_behind_a_completed_write_on_another_key_is_a_revision_anomaly() {
 
 #[test]
 fn writes_must_have_distinct_increasing_revisions() {
-    assert_eq!(check_revision_order(&[put(0, 1, "a", 5), put(2, 3, "b", 5)], 10).len(), 2);
+    assert_eq!(
+        check_revision_order(&[put(0, 1, "a", 5), put(2, 3, "b", 5)], 10).len(),
+        2
+    );
     assert!(check_revision_order(&[put(0, 3, "a", 6), put(1, 2, "b", 5)], 10).is_empty());
 }

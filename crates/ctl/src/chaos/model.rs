@@ -111,12 +111,7 @@ fn compare(state: &KeyState, expected: u64) -> Option<bool> {
     }
 }
 
-fn txn(
-    state: &KeyState,
-    expected: u64,
-    value: &str,
-    response: Option<&Response>,
-) -> Vec<KeyState> {
+fn txn(state: &KeyState, expected: u64, value: &str, response: Option<&Response>) -> Vec<KeyState> {
     let holds = compare(state, expected);
     let learned = |s: &KeyState| -> KeyState {
         s.as_ref().map(|kv| KeyValue {
@@ -152,7 +147,8 @@ fn txn(
             Some(true) => written(state, value, None).into_iter().collect(),
             Some(false) => vec![state.clone()],
             None => {
-                let mut next: Vec<KeyState> = written(&learned(state), value, None).into_iter().collect();
+                let mut next: Vec<KeyState> =
+                    written(&learned(state), value, None).into_iter().collect();
                 next.push(state.clone());
                 next
             }

@@ -40,7 +40,10 @@ impl Recorder {
 
     /// Appends a KV operation.
     pub(crate) fn op(&self, op: Operation) {
-        self.ops.lock().unwrap_or_else(PoisonError::into_inner).push(op);
+        self.ops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(op);
     }
 
     /// Appends a watch record.
@@ -61,7 +64,11 @@ impl Recorder {
 
     /// Everything recorded so far.
     pub(crate) fn take(&self) -> (Vec<Operation>, Vec<WatchRecord>, Vec<String>) {
-        let ops = self.ops.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let ops = self
+            .ops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let watches = self
             .watches
             .lock()

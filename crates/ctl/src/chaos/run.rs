@@ -32,7 +32,13 @@ const WATCH_CATCH_UP: Duration = Duration::from_secs(30);
 pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
     if let Some(path) = &cli.check {
         let (ops, watches) = history::read(path)?;
-        let report = report::check(&ops, &watches, Vec::new(), cli.budget_steps);
+        let report = report::check(
+            &ops,
+            &watches,
+            Vec::new(),
+            cli.budget_steps,
+            cli.allow_early_progress,
+        );
         report.print(ops.len(), &[], PRINTED_ANOMALIES_MAX);
         return Ok(report.anomalies.len());
     }
@@ -41,11 +47,20 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
         "keel-chaos: seed={seed} endpoints={} duration={:?}{}",
         cli.endpoints.join(","),
         cli.duration,
-        if cli.inject_stale_reads { " inject-stale-reads" } else { "" }
+        if cli.inject_stale_reads {
+            " inject-stale-reads"
+        } else {
+            ""
+        }
     );
     let (ops, watches, found) = drive(cli, seed).await?;
     history::write(&cli.history, &ops, &watches)?;
-    println!("history: {} ({} ops, {} watch records)", cli.history.display(), ops.len(), watches.len());
+    println!(
+        "history: {} ({} ops, {} watch records)",
+        cli.history.display(),
+        ops.len(),
+        watches.len()
+    );
     let faults = match &cli.fault_log {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -54,10 +69,19 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
             .collect(),
         None => Vec::new(),
     };
-    let report = report::check(&ops, &watches, found, cli.budget_steps);
+    let report = report::check(
+        &ops,
+        &watches,
+        found,
+        cli.budget_steps,
+        cli.allow_early_progress,
+    );
     report.print(ops.len(), &faults, PRINTED_ANOMALIES_MAX);
     if !report.anomalies.is_empty() {
-        println!("replay: same seed {seed}; history in {}", cli.history.display());
+        println!(
+            "replay: same seed {seed}; history in {}",
+            cli.history.display()
+        );
     }
     Ok(report.anomalies.len())
 }
@@ -72,7 +96,10 @@ fn clock_seed() -> u64 {
 
 /// Drives the load and the finale; returns the history and the anomalies
 /// noticed on the way.
-async fn drive(cli: &Cli, seed: u64) -> anyhow::Result<(Vec<Operation>, Vec<WatchRecord>, Vec<String>)> {
+async fn drive(
+    cli: &Cli,
+    seed: u64,
+) -> anyhow::Result<(Vec<Operation>, Vec<WatchRecord>, Vec<String>)> {
     let channels = Arc::new(recorder::channels(&cli.endpoints)?);
     let recorder = Recorder::new();
     let workload = Workload {
@@ -86,26 +113,59 @@ async fn drive(cli: &Cli, seed: u64) -> anyhow::Result<(Vec<Operation>, Vec<Watc
     let deadline = Instant::now() + cli.duration;
     let mut clients = JoinSet::new();
     for id in 0..cli.clients {
-        let task = driver::client(id, channels.clone(), recorder.clone(), workload.clone(), seed, latest.clone(), deadline);
+        let task = driver::client(
+            id,
+            channels.clone(),
+            recorder.clone(),
+            workload.clone(),
+            seed,
+            latest.clone(),
+            deadline,
+        );
         clients.spawn(task);
     }
     let mut watchers = JoinSet::new();
     for id in 0..cli.watchers {
         let hard_stop = deadline + WATCH_CATCH_UP;
-        watchers.spawn(watcher::watcher(id, channels.clone(), recorder.clone(), 1, target.clone(), deadline, hard_stop));
+        watchers.spawn(watcher::watcher(
+            id,
+            channels.clone(),
+            recorder.clone(),
+            1,
+            target.clone(),
+            deadline,
+            hard_stop,
+        ));
     }
     let leases = tokio::spawn(background::leases(channels.clone(), deadline));
-    let compactions = tokio::spawn(background::compactor(channels.clone(), latest.clone(), deadline));
-    let probe = tokio::spawn(background::revision_probe(channels.clone(), recorder.clone(), deadline));
+    let compactions = tokio::spawn(background::compactor(
+        channels.clone(),
+        latest.clone(),
+        deadline,
+    ));
+    let probe = tokio::spawn(background::revision_probe(
+        channels.clone(),
+        recorder.clone(),
+        deadline,
+    ));
     clients.join_all().await;
     let (leases, compactions) = (leases.await.unwrap_or(0), compactions.await.unwrap_or(0));
     let _ = probe.await;
     match finale::first_write(&channels).await {
-        Some(took) => println!("healed: first write {} ms after the load stopped", took.as_millis()),
-        None => recorder.anomaly(format!("no write succeeded within {:?} after the load stopped", finale::HEAL_BOUND)),
+        Some(took) => println!(
+            "healed: first write {} ms after the load stopped",
+            took.as_millis()
+        ),
+        None => recorder.anomaly(format!(
+            "no write succeeded within {:?} after the load stopped",
+            finale::HEAL_BOUND
+        )),
     }
     let final_revision = finale::read_back(&channels, &recorder, &workload.keys()).await?;
-    target.store(final_revision.max(latest.load(Ordering::Relaxed)), Ordering::Relaxed);
+    target.store(
+        final_revision.max(latest.load(Ordering::Relaxed)),
+        Ordering::Relaxed,
+    );
     watchers.join_all().await;
     if let Err(e) = finale::leases_expired(&channels).await {
         recorder.anomaly(e);

@@ -33,7 +33,11 @@ impl Drop for Etcd {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts etcd on free ports and waits until it serves a read; `None` when
@@ -50,18 +54,39 @@ async fn etcd() -> Option<Etcd> {
     let child = Command::new("etcd")
         .args(["--name", "s", "--data-dir"])
         .arg(dir.path().join("data"))
-        .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+        .args([
+            "--listen-client-urls",
+            &client_url,
+            "--advertise-client-urls",
+            &client_url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+        ])
         .arg(format!("--initial-cluster=s={peer_url}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting etcd");
-    let etcd = Etcd { child, endpoint: format!("127.0.0.1:{client}"), _dir: dir };
+    let etcd = Etcd {
+        child,
+        endpoint: format!("127.0.0.1:{client}"),
+        _dir: dir,
+    };
     let channels = recorder::channels(std::slice::from_ref(&etcd.endpoint)).unwrap();
     for _ in 0..300 {
         let mut kv = KvClient::new(channels[0].clone());
-        if kv.range(RangeRequest { key: b"k".to_vec(), ..Default::default() }).await.is_ok() {
+        if kv
+            .range(RangeRequest {
+                key: b"k".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .is_ok()
+        {
             return Some(etcd);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -88,7 +113,9 @@ async fn chaos(endpoint: &str, extra: &[&str]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_run_against_etcd_finds_no_anomaly() {
     let Some(etcd) = etcd().await else { return };
-    assert_eq!(chaos(&etcd.endpoint, &[]).await, 0);
+    // Debian's etcd 3.4.23 predates the fix of etcd-io/etcd#15220, which
+    // this harness finds: its early progress notifications are tolerated here.
+    assert_eq!(chaos(&etcd.endpoint, &["--allow-early-progress"]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

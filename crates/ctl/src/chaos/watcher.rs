@@ -47,17 +47,23 @@ pub(crate) async fn watcher(
     deadline: Instant,
     hard_stop: Instant,
 ) {
-    let mut cursor = Cursor { next_revision: start_revision.max(1) };
+    let mut cursor = Cursor {
+        next_revision: start_revision.max(1),
+    };
     let mut endpoint = id as usize;
     loop {
         let done = |c: &Cursor| {
             let t = target.load(Ordering::Relaxed);
-            Instant::now() >= hard_stop || (Instant::now() >= deadline && t > 0 && c.next_revision > t)
+            Instant::now() >= hard_stop
+                || (Instant::now() >= deadline && t > 0 && c.next_revision > t)
         };
         if done(&cursor) {
             return;
         }
-        recorder.watch(WatchRecord::Start { watcher: id, start_revision: cursor.next_revision });
+        recorder.watch(WatchRecord::Start {
+            watcher: id,
+            start_revision: cursor.next_revision,
+        });
         let _ = stream(id, pick(&channels, endpoint), &recorder, &mut cursor, &done).await;
         endpoint += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -79,10 +85,16 @@ async fn stream(
         start_revision: i64::try_from(cursor.next_revision).unwrap_or(i64::MAX),
         ..Default::default()
     };
-    let _ = tx.send(WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) }).await;
+    let _ = tx
+        .send(WatchRequest {
+            request_union: Some(RequestUnion::CreateRequest(create)),
+        })
+        .await;
     let mut client = WatchClient::new(channel);
     let call = tokio::time::timeout(SILENCE_LIMIT, client.watch(ReceiverStream::new(rx))).await;
-    let mut responses = call.map_err(|_| tonic::Status::deadline_exceeded("watch"))??.into_inner();
+    let mut responses = call
+        .map_err(|_| tonic::Status::deadline_exceeded("watch"))??
+        .into_inner();
     let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
     let mut heard = Instant::now();
     loop {
@@ -118,10 +130,15 @@ fn take(id: u32, recorder: &Recorder, cursor: &mut Cursor, response: WatchRespon
     if response.created {
         return true;
     }
-    let header = response.header.map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
+    let header = response
+        .header
+        .map_or(0, |h| u64::try_from(h.revision).unwrap_or(0));
     if response.events.is_empty() {
         if header > 0 && response.compact_revision == 0 {
-            recorder.watch(WatchRecord::Progress { watcher: id, revision: header });
+            recorder.watch(WatchRecord::Progress {
+                watcher: id,
+                revision: header,
+            });
             cursor.next_revision = cursor.next_revision.max(header + 1);
         }
         return true;
@@ -134,14 +151,18 @@ fn take(id: u32, recorder: &Recorder, cursor: &mut Cursor, response: WatchRespon
             Some(WatchEvent {
                 key: String::from_utf8_lossy(&kv.key).into_owned(),
                 revision: u64::try_from(kv.mod_revision).unwrap_or(0),
-                value: (e.r#type() == EventType::Put).then(|| String::from_utf8_lossy(&kv.value).into_owned()),
+                value: (e.r#type() == EventType::Put)
+                    .then(|| String::from_utf8_lossy(&kv.value).into_owned()),
             })
         })
         .collect();
     if let Some(last) = events.last() {
         cursor.next_revision = cursor.next_revision.max(last.revision + 1);
     }
-    recorder.watch(WatchRecord::Events { watcher: id, events });
+    recorder.watch(WatchRecord::Events {
+        watcher: id,
+        events,
+    });
     true
 }
 

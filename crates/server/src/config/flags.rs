@@ -172,6 +172,9 @@ pub struct Flags {
         default_value = "0s"
     )]
     pub experimental_corrupt_check_time: String,
+    /// Entries kept behind a snapshot for slow followers to catch up from without a snapshot.
+    #[arg(long, env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES", default_value_t = 5000)]
+    pub experimental_snapshot_catchup_entries: u64,
     /// Lease checkpointing (always on in keel; accepted for compatibility).
     #[arg(long, env = "ETCD_EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT", default_value_t = true,
         num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]

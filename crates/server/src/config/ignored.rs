@@ -185,10 +185,6 @@ pub(crate) const IGNORED: &[Ignored] = &[
         "experimental-bootstrap-defrag-threshold-megabytes",
         "ETCD_EXPERIMENTAL_BOOTSTRAP_DEFRAG_THRESHOLD_MEGABYTES",
     ),
-    value(
-        "experimental-snapshot-catchup-entries",
-        "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
-    ),
 ];
 
 /// Adds every ignored flag to `cmd`, hidden from `--help`'s main list but accepted.

@@ -93,6 +93,7 @@ pub(crate) fn validate(flags: Flags) -> Result<ServerConfig, ConfigError> {
         heartbeat_interval: Duration::from_millis(flags.heartbeat_interval),
         election_timeout: Duration::from_millis(flags.election_timeout),
         snapshot_count: flags.snapshot_count,
+        snapshot_catch_up_entries: flags.experimental_snapshot_catchup_entries,
         max_snapshots: flags.max_snapshots,
         max_wals: flags.max_wals,
         quota_backend_bytes: quota_bytes(flags.quota_backend_bytes),

@@ -30,8 +30,12 @@ struct Fixture {
 }
 
 async fn fixture(feed_capacity: usize) -> Fixture {
+    fixture_with(feed_capacity, ServeOptions::default()).await
+}
+
+async fn fixture_with(feed_capacity: usize, options: ServeOptions) -> Fixture {
     let backend = MemBackend::new(feed_capacity);
-    let (url, stop) = serve_in_process(backend, ServeOptions::default()).await;
+    let (url, stop) = serve_in_process(backend, options).await;
     let client = Client::connect([url.as_str()], None).await.unwrap();
     Fixture {
         client,
@@ -281,6 +285,31 @@ async fn watch_filters_cancel_and_progress() {
     let canceled = stream.message().await.unwrap().unwrap();
     assert!(canceled.canceled());
     assert_eq!(canceled.watch_id(), id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_progress_notify_reports_the_revision_and_requires_leader_streams_work() {
+    let options = ServeOptions {
+        progress_notify_interval: Duration::from_millis(200),
+        ..ServeOptions::default()
+    };
+    let f = fixture_with(64, options).await;
+    let opts = etcd_client::ConnectOptions::new().with_require_leader(true);
+    let mut c = Client::connect([f.url.as_str()], Some(opts)).await.unwrap();
+    c.put("p", "1", None).await.unwrap();
+    let mut stream = c
+        .watch("p", Some(WatchOptions::new().with_progress_notify()))
+        .await
+        .unwrap();
+    let created = stream.message().await.unwrap().unwrap();
+    let notify = tokio::time::timeout(Duration::from_secs(30), stream.message())
+        .await
+        .expect("no progress notification")
+        .unwrap()
+        .unwrap();
+    assert_eq!(notify.watch_id(), created.watch_id());
+    assert!(notify.events().is_empty());
+    assert_eq!(notify.header().unwrap().revision(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,9 @@ use super::raft_loop::Command;
 use super::state::NodeState;
 use crate::backend::RevisionEvents;
 
+/// The apply thread stops because the member restarts (not a failure).
+const RESTARTING: &str = "restarting";
+
 /// etcd's AlarmType NOSPACE.
 pub(crate) const ALARM_NOSPACE: i32 = 1;
 
@@ -49,7 +52,9 @@ impl Applier {
     pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<ApplyTask>) {
         while let Some(task) = rx.blocking_recv() {
             if let Err(reason) = self.apply_task(task) {
-                self.state.set_fatal(reason);
+                if reason != RESTARTING {
+                    self.state.set_fatal(reason);
+                }
                 break;
             }
         }
@@ -60,12 +65,15 @@ impl Applier {
 
     fn apply_task(&mut self, task: ApplyTask) -> Result<(), String> {
         if let Some((snap, path)) = task.snapshot {
-            return Err(format!(
-                "received a snapshot at index {} from the leader (store data in {}); it is persisted and \
-                 installed at the next start: restart the member",
+            // The snapshot, its WAL marker and its store data are durable: the
+            // boot path installs them (the store is shared with the client
+            // services, so it is replaced between two runs, never under them).
+            self.state.request_restart(format!(
+                "installing the snapshot at index {} received from the leader (store data in {})",
                 snap.metadata.index,
                 path.display()
             ));
+            return Err(RESTARTING.to_string());
         }
         let mut conf_states = task.conf_states.into_iter().peekable();
         for entry in task.entries {

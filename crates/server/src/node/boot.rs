@@ -398,7 +398,9 @@ fn install_received_store(
         applied,
         "the store is behind the snapshot: installing the received store"
     );
-    replace_store(config, &layout.store, &received)
+    replace_store(config, &layout.store, &received)?;
+    // The store now holds everything up to the snapshot: the stream is no longer needed.
+    std::fs::remove_file(&received).map_err(|e| storage_error("remove installed snapshot data", e))
 }
 
 /// Replaces the store directory with the store in a snapshot stream file.

@@ -50,8 +50,6 @@ use super::state::NodeState;
 use crate::config::Url;
 use crate::error::ServerError;
 
-/// etcd's `SnapshotCatchUpEntries`: entries kept in memory behind a snapshot for slow followers.
-pub(crate) const SNAPSHOT_CATCH_UP_ENTRIES: u64 = 5000;
 /// Most inputs handled before looking at raft's `Ready` again.
 const MAX_DRAIN: usize = 4096;
 
@@ -105,6 +103,8 @@ pub(crate) struct RaftLoop {
     /// For helper threads that report back (snapshot sends).
     pub(crate) cmd_tx: mpsc::Sender<Command>,
     pub(crate) heartbeat_interval: Duration,
+    /// etcd's `SnapshotCatchUpEntries`: entries kept in memory behind a snapshot for slow followers.
+    pub(crate) snapshot_catch_up_entries: u64,
     pub(crate) layout: Layout,
     pub(crate) reads: ReadIndexer,
     /// Store data of received snapshots, by raft index, until installed.
@@ -146,6 +146,7 @@ impl RaftLoop {
         let mut ticker = tokio::time::interval(self.heartbeat_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.process_ready()?;
+        self.campaign_if_alone()?;
         loop {
             tokio::select! {
                 _ = ticker.tick() => self.on_tick(),
@@ -169,6 +170,20 @@ impl RaftLoop {
                 return Ok(());
             }
         }
+    }
+
+    /// A sole voter need not wait an election timeout: it campaigns once the
+    /// committed entries (the bootstrap conf changes among them) were handed out.
+    fn campaign_if_alone(&mut self) -> Result<(), String> {
+        let status = self.raw.status();
+        let me = self.state.member_id;
+        if status.conf_state.voters == [me] && status.soft_state.role != Role::Leader {
+            if let Err(e) = self.raw.campaign() {
+                tracing::debug!(error = %e, "cannot campaign yet");
+            }
+            self.process_ready()?;
+        }
+        Ok(())
     }
 
     /// Takes what else is queued without waiting; false when told to stop.
@@ -482,7 +497,7 @@ impl RaftLoop {
         self.wal
             .save_snapshot(marker)
             .map_err(|e| format!("WAL snapshot marker: {e}"))?;
-        let compact_to = index.saturating_sub(SNAPSHOT_CATCH_UP_ENTRIES);
+        let compact_to = index.saturating_sub(self.snapshot_catch_up_entries);
         let storage = self.raw.store_mut();
         let first = raft_core::Storage::first_index(storage).unwrap_or(1);
         if compact_to > first {

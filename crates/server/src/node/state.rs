@@ -54,7 +54,9 @@ pub(crate) struct NodeState {
     pub(crate) events: broadcast::Sender<Arc<RevisionEvents>>,
     /// Set once when the member must stop (a storage failure); the reason.
     pub(crate) fatal: Mutex<Option<String>>,
-    /// Wakes whoever waits for a fatal stop.
+    /// Set once when the member must restart to install a snapshot from the leader; the reason.
+    pub(crate) restart: Mutex<Option<String>>,
+    /// Wakes whoever waits for a fatal stop or a restart.
     pub(crate) fatal_notify: tokio::sync::Notify,
     /// True once the member is stopping.
     pub(crate) stopping: AtomicBool,
@@ -88,6 +90,7 @@ impl NodeState {
             waiters: Waiters::new(member_id),
             events: broadcast::Sender::new(EVENTS_CAPACITY),
             fatal: Mutex::new(None),
+            restart: Mutex::new(None),
             fatal_notify: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
         }
@@ -113,6 +116,26 @@ impl NodeState {
         self.stopping.store(true, Ordering::Release);
         self.fatal_notify.notify_waiters();
         self.fatal_notify.notify_one();
+    }
+
+    /// Asks for a restart (the data directory holds a snapshot to install at boot).
+    pub(crate) fn request_restart(&self, reason: String) {
+        tracing::warn!(%reason, "the member restarts");
+        let mut restart = self.restart.lock().unwrap_or_else(PoisonError::into_inner);
+        if restart.is_none() {
+            *restart = Some(reason);
+        }
+        self.stopping.store(true, Ordering::Release);
+        self.fatal_notify.notify_waiters();
+        self.fatal_notify.notify_one();
+    }
+
+    /// The restart reason, if the member must restart.
+    pub(crate) fn restart_reason(&self) -> Option<String> {
+        self.restart
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The fatal reason, if the member failed.

@@ -219,6 +219,48 @@ mod serial {
     }
 
     #[test]
+    fn watch_progress_notify_as_kubernetes_watches() {
+        // kubeadm's setting; the stream also asks for a leader (`hasleader`).
+        let keel = Server::keel(&["--experimental-watch-progress-notify-interval", "1s"]);
+        block_on(async {
+            let opts = etcd_client::ConnectOptions::new().with_require_leader(true);
+            let mut c = etcd_client::Client::connect([keel.client_url.as_str()], Some(opts))
+                .await
+                .unwrap();
+            let rev = c
+                .put("/registry/pods/a", "1", None)
+                .await
+                .unwrap()
+                .header()
+                .unwrap()
+                .revision();
+            let mut stream = c
+                .watch(
+                    "/registry/pods/",
+                    Some(
+                        WatchOptions::new()
+                            .with_prefix()
+                            .with_start_revision(rev + 1)
+                            .with_prev_key()
+                            .with_progress_notify(),
+                    ),
+                )
+                .await
+                .unwrap();
+            let created = stream.message().await.unwrap().unwrap();
+            assert!(created.created());
+            let bookmark = tokio::time::timeout(Duration::from_secs(30), stream.message())
+                .await
+                .expect("no progress notification")
+                .unwrap()
+                .unwrap();
+            assert_eq!(bookmark.watch_id(), created.watch_id());
+            assert!(bookmark.events().is_empty());
+            assert_eq!(bookmark.header().unwrap().revision(), rev);
+        });
+    }
+
+    #[test]
     fn watch_on_compacted_revision_reports_compact_revision() {
         let keel = Server::keel(&[]);
         block_on(async {
@@ -354,6 +396,63 @@ mod serial {
         ] {
             assert!(metrics.contains(name), "missing {name}");
         }
+    }
+
+    #[test]
+    fn https_client_urls_serve_tls_with_client_certificates() {
+        let certs_dir = tempfile::tempdir().unwrap();
+        let certs = transport_quic::generate_cluster_certs(certs_dir.path(), &["server", "client"])
+            .unwrap();
+        let (server, client) = (&certs.members[0], &certs.members[1]);
+        let tls_port = crate::support::free_port();
+        let tls_url = format!("https://127.0.0.1:{tls_port}");
+        let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+        let (cert, key, ca) = (path(&server.cert), path(&server.key), path(&certs.ca_cert));
+        let keel = Server::keel_also_on(
+            &[&tls_url],
+            &[
+                "--cert-file",
+                &cert,
+                "--key-file",
+                &key,
+                "--trusted-ca-file",
+                &ca,
+                "--client-cert-auth",
+            ],
+        );
+        let (client_cert, client_key) = (path(&client.cert), path(&client.key));
+        let with_cert = [
+            "--cacert",
+            ca.as_str(),
+            "--cert",
+            client_cert.as_str(),
+            "--key",
+            client_key.as_str(),
+        ];
+        let run = |flags: &[&str], args: &[&str]| {
+            let all: Vec<&str> = flags.iter().chain(args).copied().collect();
+            crate::support::etcdctl(&tls_url, &all, "")
+        };
+        let put = run(&with_cert, &["put", "secure", "yes"]);
+        assert!(
+            put.status.success(),
+            "{}",
+            String::from_utf8_lossy(&put.stderr)
+        );
+        let get = run(&with_cert, &["get", "secure", "--print-value-only"]);
+        assert_eq!(String::from_utf8_lossy(&get.stdout), "yes\n");
+        // Without a client certificate the handshake is refused.
+        let refused = run(
+            &[
+                "--cacert",
+                ca.as_str(),
+                "--dial-timeout=3s",
+                "--command-timeout=3s",
+            ],
+            &["get", "secure"],
+        );
+        assert!(!refused.status.success());
+        drop(keel);
     }
 
     /// A codec that sends and receives raw bytes, to put garbage on the wire.

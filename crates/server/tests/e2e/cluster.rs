@@ -285,6 +285,102 @@ mod serial {
         );
     }
 
+    fn snap_files(member: &Member) -> usize {
+        std::fs::read_dir(member.data_dir.join("member").join("snap"))
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".snap"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshots_are_taken_and_restart_starts_from_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 1);
+        let member = &mut members[0];
+        let flags = [
+            "--snapshot-count=10",
+            "--experimental-snapshot-catchup-entries=3",
+        ];
+        member.start(&initial, &flags);
+        member.wait_healthy();
+        for i in 0..60 {
+            put_until_acked(member, &format!("s{i:03}"), &format!("v{i}")).await;
+        }
+        assert!(snap_files(member) >= 1, "a snapshot every 10 entries");
+        member.kill();
+        member.start(&initial, &flags);
+        member.wait_healthy();
+        assert_eq!(read_all(member, "s").await.len(), 60);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lagging_follower_catches_up_through_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 3);
+        let flags = [
+            "--snapshot-count=20",
+            "--experimental-snapshot-catchup-entries=5",
+        ];
+        for m in members.iter_mut() {
+            m.start(&initial, &flags);
+        }
+        for m in members.iter_mut() {
+            m.wait_healthy();
+        }
+        let leader_id = leader_of(&members[0]).await;
+        let mut leader = 0;
+        for (i, m) in members.iter().enumerate() {
+            if connect(m)
+                .await
+                .status()
+                .await
+                .unwrap()
+                .header()
+                .unwrap()
+                .member_id()
+                == leader_id
+            {
+                leader = i;
+            }
+        }
+        let lagging = (leader + 1) % 3;
+        members[lagging].kill();
+        let mut acked = Vec::new();
+        for i in 0..100 {
+            let (key, value) = (format!("c{i:04}"), format!("v{i}"));
+            put_until_acked(&members[leader], &key, &value).await;
+            acked.push((key, value));
+        }
+        members[lagging].start(&initial, &flags);
+        members[lagging].wait_healthy();
+        // The restarted member may still be installing the snapshot: its
+        // linearizable reads wait until it applied what the leader committed.
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let got = read_all(&members[lagging], "c").await;
+            if got == acked {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the lagging member never caught up: {} of {}",
+                got.len(),
+                acked.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            members[lagging]
+                .log_text()
+                .contains("received from the leader"),
+            "the lagging member caught up through a snapshot:\n{}",
+            members[lagging].log_text()
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn three_members_survive_leader_kill() {
         let dir = tempfile::tempdir().unwrap();

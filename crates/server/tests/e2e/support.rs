@@ -52,19 +52,34 @@ impl Drop for Server {
 impl Server {
     /// Starts a single-member keel with `extra` flags and waits until it serves.
     pub(crate) fn keel(extra: &[&str]) -> Server {
-        Self::start(env!("CARGO_BIN_EXE_keel"), "member", extra)
+        Self::start(env!("CARGO_BIN_EXE_keel"), "member", extra, &[])
+    }
+
+    /// Starts a single-member keel that also serves clients on each of
+    /// `more_client_urls` (readiness is checked on its plain HTTP URL).
+    pub(crate) fn keel_also_on(more_client_urls: &[&str], extra: &[&str]) -> Server {
+        Self::start(
+            env!("CARGO_BIN_EXE_keel"),
+            "member",
+            extra,
+            more_client_urls,
+        )
     }
 
     /// Starts a single-member etcd 3.4 (Debian's `etcd`) and waits until it serves.
     pub(crate) fn etcd(extra: &[&str]) -> Server {
-        Self::start("etcd", "etcd", extra)
+        Self::start("etcd", "etcd", extra, &[])
     }
 
-    fn start(program: &str, data_name: &str, extra: &[&str]) -> Server {
+    fn start(program: &str, data_name: &str, extra: &[&str], more_urls: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let client_port = free_port();
         let peer_port = free_port();
         let client_url = format!("http://127.0.0.1:{client_port}");
+        let listen_urls = std::iter::once(client_url.as_str())
+            .chain(more_urls.iter().copied())
+            .collect::<Vec<_>>()
+            .join(",");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
         let data_dir = dir.path().join(data_name);
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
@@ -74,9 +89,9 @@ impl Server {
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--listen-client-urls")
-            .arg(&client_url)
+            .arg(&listen_urls)
             .arg("--advertise-client-urls")
-            .arg(&client_url)
+            .arg(&listen_urls)
             .arg("--listen-peer-urls")
             .arg(&peer_url)
             .arg("--initial-advertise-peer-urls")

@@ -1,0 +1,135 @@
+//! The faults and their seeded schedule.
+
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::members::Members;
+use super::members::etcdctl;
+use super::members::leader;
+
+/// A fault the injector can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Fault {
+    /// kill -9 a follower, restart it after a pause.
+    Kill,
+    /// kill -9 the leader, restart it after a pause.
+    RestartLeader,
+    /// SIGSTOP a member (a crude partition), SIGCONT it after a pause.
+    Pause,
+    /// SIGSTOP the leader, SIGCONT it after a pause.
+    PauseLeader,
+    /// Transfer leadership to a follower (`etcdctl move-leader`).
+    MoveLeader,
+    /// Defragment a member during load (compaction runs in the harness throughout).
+    Defrag,
+}
+
+impl Fault {
+    /// Every fault kind.
+    pub(crate) const ALL: [Fault; 6] = [
+        Fault::Kill,
+        Fault::RestartLeader,
+        Fault::Pause,
+        Fault::PauseLeader,
+        Fault::MoveLeader,
+        Fault::Defrag,
+    ];
+}
+
+/// A tiny seeded generator (SplitMix64): xtask carries no rand crate.
+#[derive(Debug)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0, "below(0)");
+        self.next() % n
+    }
+
+    /// A duration between `lo` and `hi` milliseconds.
+    pub(crate) fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.below(hi.saturating_sub(lo).max(1)))
+    }
+}
+
+/// Applies `fault` (and heals it after a seeded pause), logging each step
+/// or why it was skipped.
+pub(crate) fn apply(
+    fault: Fault,
+    members: &mut Members,
+    rng: &mut Rng,
+    log: &mut dyn FnMut(String),
+) -> anyhow::Result<()> {
+    let nodes = members.spec.nodes;
+    let found = leader(members);
+    let leader_index = found.as_ref().map(|(l, _)| *l);
+    let followers: Vec<usize> = (0..nodes)
+        .filter(|&i| Some(i) != leader_index && members.is_running(i))
+        .collect();
+    let follower = match followers.len() {
+        0 => None,
+        n => followers.get(rng.below(n as u64) as usize).copied(),
+    };
+    let target = match fault {
+        Fault::Kill | Fault::Pause | Fault::Defrag => follower.or(leader_index),
+        Fault::RestartLeader | Fault::PauseLeader | Fault::MoveLeader => leader_index,
+    };
+    let Some(i) = target else {
+        log(format!("{fault:?}: skipped (no leader or member found)"));
+        return Ok(());
+    };
+    let name = members.spec.name(i);
+    let role = if Some(i) == leader_index {
+        "leader"
+    } else {
+        "follower"
+    };
+    match fault {
+        Fault::Kill | Fault::RestartLeader => {
+            members.kill(i)?;
+            log(format!("kill -9 {name} ({role})"));
+            std::thread::sleep(rng.millis(500, 3000));
+            members.restart(i)?;
+            log(format!("heal: restart {name}"));
+        }
+        Fault::Pause | Fault::PauseLeader => {
+            members.pause(i);
+            log(format!("SIGSTOP {name} ({role})"));
+            std::thread::sleep(rng.millis(1000, 4000));
+            members.resume(i);
+            log(format!("heal: SIGCONT {name}"));
+        }
+        Fault::MoveLeader => {
+            let ids = found.map(|(_, ids)| ids).unwrap_or_default();
+            let to = follower.and_then(|f| ids.get(f).cloned().flatten());
+            match to {
+                Some(id) => match etcdctl(&members.spec, i, &["move-leader", &id]) {
+                    Ok(_) => log(format!("move-leader {name} -> {id}")),
+                    Err(e) => log(format!("move-leader {name} -> {id} failed: {e}")),
+                },
+                None => log("move-leader: skipped (no follower id)".to_owned()),
+            }
+        }
+        Fault::Defrag => match etcdctl(&members.spec, i, &["defrag"]) {
+            Ok(_) => log(format!("defrag {name} ({role})")),
+            Err(e) => log(format!("defrag {name} failed: {e}")),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The members of a chaos cluster, each of which can be killed, restarted,
+//! paused and resumed, and the etcdctl queries that find the leader.
+
+use std::fs::File;
+use std::io::Read;
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use anyhow::Context;
+use anyhow::bail;
+
+use crate::cluster::process::signal;
+use crate::cluster::spec::ClusterSpec;
+
+/// How long a (re)started member gets to become healthy.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a member gets to exit after SIGTERM before SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(100);
+
+/// A member's process state as the fault injector left it.
+#[derive(Debug)]
+enum State {
+    Running(Child),
+    Paused(Child),
+    Dead,
+}
+
+/// The running cluster.
+#[derive(Debug)]
+pub(crate) struct Members {
+    /// What was started.
+    pub(crate) spec: ClusterSpec,
+    binary: PathBuf,
+    states: Vec<State>,
+}
+
+impl Members {
+    /// Starts every member in fresh data directories and waits until all are healthy.
+    pub(crate) fn start(spec: ClusterSpec, binary: &Path) -> anyhow::Result<Self> {
+        if spec.dir.exists() {
+            std::fs::remove_dir_all(&spec.dir)
+                .with_context(|| format!("removing {}", spec.dir.display()))?;
+        }
+        std::fs::create_dir_all(&spec.dir)
+            .with_context(|| format!("creating {}", spec.dir.display()))?;
+        let mut members = Members {
+            states: (0..spec.nodes).map(|_| State::Dead).collect(),
+            spec,
+            binary: binary.to_path_buf(),
+        };
+        let started = (0..members.spec.nodes).try_for_each(|i| members.spawn(i));
+        let healthy = started
+            .and_then(|()| (0..members.spec.nodes).try_for_each(|i| members.wait_healthy(i)));
+        if let Err(e) = healthy {
+            members.stop()?;
+            return Err(e);
+        }
+        Ok(members)
+    }
+
+    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.spec.log_file(i))?;
+        let child = Command::new(&self.binary)
+            .args(self.spec.member_args(i))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        if let Some(state) = self.states.get_mut(i) {
+            *state = State::Running(child);
+        }
+        Ok(())
+    }
+
+    /// Waits until member `i` answers `/health` with `"health":"true"`.
+    pub(crate) fn wait_healthy(&mut self, i: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !healthy(self.spec.client_port(i)) {
+            if let Some(State::Running(child)) = self.states.get_mut(i)
+                && let Some(status) = child.try_wait()?
+            {
+                bail!(
+                    "member {} exited ({status}); see {}",
+                    self.spec.name(i),
+                    self.spec.log_file(i).display()
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "member {} not healthy after {READY_TIMEOUT:?}; see {}",
+                    self.spec.name(i),
+                    self.spec.log_file(i).display()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs member `i` (no chance to flush anything).
+    pub(crate) fn kill(&mut self, i: usize) -> anyhow::Result<()> {
+        let Some(state) = self.states.get_mut(i) else {
+            return Ok(());
+        };
+        if let State::Running(child) | State::Paused(child) = state {
+            child.kill()?;
+            child.wait()?;
+        }
+        *state = State::Dead;
+        Ok(())
+    }
+
+    /// Restarts member `i` on its data directory, if dead.
+    pub(crate) fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        if matches!(self.states.get(i), Some(State::Dead)) {
+            self.spawn(i)?;
+        }
+        Ok(())
+    }
+
+    /// SIGSTOPs member `i`: a crude partition (it neither sends nor answers).
+    pub(crate) fn pause(&mut self, i: usize) {
+        if let Some(state) = self.states.get_mut(i) {
+            match std::mem::replace(state, State::Dead) {
+                State::Running(child) => {
+                    signal(child.id(), "STOP");
+                    *state = State::Paused(child);
+                }
+                other => *state = other,
+            }
+        }
+    }
+
+    /// SIGCONTs member `i`, if paused.
+    pub(crate) fn resume(&mut self, i: usize) {
+        if let Some(state) = self.states.get_mut(i) {
+            match std::mem::replace(state, State::Dead) {
+                State::Paused(child) => {
+                    signal(child.id(), "CONT");
+                    *state = State::Running(child);
+                }
+                other => *state = other,
+            }
+        }
+    }
+
+    /// Resumes every paused member and restarts every dead one.
+    pub(crate) fn heal(&mut self) -> anyhow::Result<()> {
+        for i in 0..self.spec.nodes {
+            self.resume(i);
+            self.restart(i)?;
+        }
+        Ok(())
+    }
+
+    /// True while member `i` runs (neither dead nor paused).
+    pub(crate) fn is_running(&self, i: usize) -> bool {
+        matches!(self.states.get(i), Some(State::Running(_)))
+    }
+
+    /// Stops every member: SIGCONT and SIGTERM, then waits; SIGKILL after a timeout.
+    pub(crate) fn stop(mut self) -> anyhow::Result<()> {
+        for state in &self.states {
+            if let State::Running(child) | State::Paused(child) = state {
+                signal(child.id(), "CONT");
+                signal(child.id(), "TERM");
+            }
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        for state in &mut self.states {
+            if let State::Running(child) | State::Paused(child) = state {
+                while child.try_wait()?.is_none() {
+                    if Instant::now() >= deadline {
+                        child.kill()?;
+                        child.wait()?;
+                        break;
+                    }
+                    std::thread::sleep(POLL);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The index of the leader and every member's id (hex, as etcdctl takes it),
+/// from `etcdctl endpoint status` on the running members.
+pub(crate) fn leader(members: &Members) -> Option<(usize, Vec<Option<String>>)> {
+    let spec = &members.spec;
+    let mut ids = vec![None; spec.nodes];
+    let mut leader_id = None;
+    for i in (0..spec.nodes).filter(|&i| members.is_running(i)) {
+        let status = etcdctl(spec, i, &["endpoint", "status", "-w", "json"]).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&status).ok()?;
+        let entry = json.as_array()?.first()?.get("Status")?;
+        let id = entry.get("header")?.get("member_id")?.as_u64()?;
+        ids[i] = Some(format!("{id:x}"));
+        leader_id = entry
+            .get("leader")?
+            .as_u64()
+            .filter(|&l| l != 0)
+            .or(leader_id);
+    }
+    let leader_hex = format!("{:x}", leader_id?);
+    let index = ids
+        .iter()
+        .position(|id| id.as_deref() == Some(leader_hex.as_str()))?;
+    Some((index, ids))
+}
+
+/// Runs etcdctl against member `i`; returns its standard output.
+pub(crate) fn etcdctl(spec: &ClusterSpec, i: usize, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints=127.0.0.1:{}", spec.client_port(i)))
+        .arg("--command-timeout=5s")
+        .args(args)
+        .output()
+        .context("running etcdctl")?;
+    if !output.status.success() {
+        bail!(
+            "etcdctl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// True when `GET /health` on the client port says healthy.
+fn healthy(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let get = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(stream, "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut response = String::new();
+        stream.take(64 * 1024).read_to_string(&mut response)?;
+        Ok(response)
+    };
+    get().is_ok_and(|body| body.contains("\"health\":\"true\""))
+}
+
+/// A base port with `2 * nodes` free ports above it on 127.0.0.1.
+pub(crate) fn free_base_port(nodes: usize, salt: u64) -> anyhow::Result<u16> {
+    for attempt in 0..200u64 {
+        let offset = (salt.wrapping_add(attempt * 7919) % 20000) as u16;
+        let base = (20000 + offset) & !1;
+        let all_free = (0..2 * nodes as u16)
+            .all(|k| std::net::TcpListener::bind(("127.0.0.1", base + k)).is_ok());
+        if all_free {
+            return Ok(base);
+        }
+    }
+    bail!("no {} consecutive free ports found", 2 * nodes)
+}
