@@ -53,6 +53,9 @@ pub(crate) struct ChaosArgs {
     /// The server to run.
     #[arg(long, value_enum, default_value_t = Server::Keel)]
     server: Server,
+    /// Run this server binary instead of building keel (or finding etcd).
+    #[arg(long)]
+    server_binary: Option<PathBuf>,
     /// The cargo profile keel-chaos is built in (`dev` builds fastest).
     #[arg(long, default_value = "release")]
     harness_profile: String,
@@ -104,7 +107,10 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
         args.duration
     );
     let harness = harness_binary(&args.harness_profile)?;
-    let server = server_binary(args.server)?;
+    let server = match &args.server_binary {
+        Some(path) => path.clone(),
+        None => server_binary(args.server)?,
+    };
     let dir = chaos_dir().join(args.server.name());
     let spec = ClusterSpec {
         server: args.server,
@@ -128,7 +134,15 @@ fn clock_seed() -> u64 {
 
 /// keel-chaos, built in `profile`.
 fn harness_binary(profile: &str) -> anyhow::Result<PathBuf> {
-    let build = ["build", "--profile", profile, "-p", "ctl", "--bin", "keel-chaos"];
+    let build = [
+        "build",
+        "--profile",
+        profile,
+        "-p",
+        "ctl",
+        "--bin",
+        "keel-chaos",
+    ];
     workspace::run(workspace::cargo(&build))?;
     let dir = if profile == "dev" { "debug" } else { profile };
     Ok(workspace::target_dir().join(dir).join("keel-chaos"))
@@ -180,8 +194,9 @@ fn drive(
             println!("fault: {line}");
             let _ = writeln!(log_file, "{line}");
         };
-        faults::apply(fault, members, &mut rng, &mut log)?;
-        count += 1;
+        if faults::apply(fault, members, &mut rng, &mut log)? {
+            count += 1;
+        }
     }
     members.heal()?;
     let status = child.wait().context("waiting for keel-chaos")?;

@@ -49,6 +49,13 @@
 //! in the index and read them from a RocksDB snapshot taken under the same lock, so a
 //! concurrent chunk never pulls a version from under them. After a crash the job restarts.
 //!
+//! # Reads outside raft, snapshots, hashes
+//!
+//! [`Store::range`], [`Store::txn_read_only`] and [`Store::events_since`] serve reads
+//! concurrently with applies. [`Store::snapshot_stream`] / [`Store::write_snapshot`] export
+//! a point-in-time logical copy (restored by [`Store::restore`]); [`Store::checkpoint`]
+//! writes a RocksDB checkpoint directory. [`Store::hash_kv`] hashes the logical key space.
+//!
 //! # Example
 //!
 //! ```

@@ -69,13 +69,13 @@ impl Rng {
 }
 
 /// Applies `fault` (and heals it after a seeded pause), logging each step
-/// or why it was skipped.
+/// or why it was skipped; false when skipped.
 pub(crate) fn apply(
     fault: Fault,
     members: &mut Members,
     rng: &mut Rng,
     log: &mut dyn FnMut(String),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let nodes = members.spec.nodes;
     let found = leader(members);
     let leader_index = found.as_ref().map(|(l, _)| *l);
@@ -92,7 +92,7 @@ pub(crate) fn apply(
     };
     let Some(i) = target else {
         log(format!("{fault:?}: skipped (no leader or member found)"));
-        return Ok(());
+        return Ok(false);
     };
     let name = members.spec.name(i);
     let role = if Some(i) == leader_index {
@@ -123,7 +123,10 @@ pub(crate) fn apply(
                     Ok(_) => log(format!("move-leader {name} -> {id}")),
                     Err(e) => log(format!("move-leader {name} -> {id} failed: {e}")),
                 },
-                None => log("move-leader: skipped (no follower id)".to_owned()),
+                None => {
+                    log("move-leader: skipped (no follower id)".to_owned());
+                    return Ok(false);
+                }
             }
         }
         Fault::Defrag => match etcdctl(&members.spec, i, &["defrag"]) {
@@ -131,5 +134,22 @@ pub(crate) fn apply(
             Err(e) => log(format!("defrag {name} failed: {e}")),
         },
     }
-    Ok(())
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_a_function_of_the_seed() {
+        let draw = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..8).map(|_| rng.below(6)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+        let mut rng = Rng::new(1);
+        assert!((0..100).all(|_| (1000..4000).contains(&rng.millis(1000, 4000).as_millis())));
+    }
 }

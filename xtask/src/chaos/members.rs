@@ -205,21 +205,23 @@ pub(crate) fn leader(members: &Members) -> Option<(usize, Vec<Option<String>>)> 
     let mut leader_id = None;
     for i in (0..spec.nodes).filter(|&i| members.is_running(i)) {
         let status = etcdctl(spec, i, &["endpoint", "status", "-w", "json"]).ok()?;
-        let json: serde_json::Value = serde_json::from_str(&status).ok()?;
-        let entry = json.as_array()?.first()?.get("Status")?;
-        let id = entry.get("header")?.get("member_id")?.as_u64()?;
+        let (id, leader) = parse_status(&status)?;
         ids[i] = Some(format!("{id:x}"));
-        leader_id = entry
-            .get("leader")?
-            .as_u64()
-            .filter(|&l| l != 0)
-            .or(leader_id);
+        leader_id = Some(leader).filter(|&l| l != 0).or(leader_id);
     }
     let leader_hex = format!("{:x}", leader_id?);
     let index = ids
         .iter()
         .position(|id| id.as_deref() == Some(leader_hex.as_str()))?;
     Some((index, ids))
+}
+
+/// The member id and the leader id from `etcdctl endpoint status -w json`.
+fn parse_status(json: &str) -> Option<(u64, u64)> {
+    let json: serde_json::Value = serde_json::from_str(json).ok()?;
+    let status = json.as_array()?.first()?.get("Status")?;
+    let id = status.get("header")?.get("member_id")?.as_u64()?;
+    Some((id, status.get("leader")?.as_u64()?))
 }
 
 /// Runs etcdctl against member `i`; returns its standard output.
@@ -267,4 +269,26 @@ pub(crate) fn free_base_port(nodes: usize, salt: u64) -> anyhow::Result<u16> {
         }
     }
     bail!("no {} consecutive free ports found", 2 * nodes)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_status_json_yields_member_and_leader() {
+        let out = r#"[{"Endpoint":"127.0.0.1:2379","Status":{"header":{"cluster_id":14841639068965178418,"member_id":10276657743932975437,"revision":1,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":10276657743932975437,"raftIndex":4,"raftTerm":2,"raftAppliedIndex":4,"dbSizeInUse":16384}}]"#;
+        let (id, leader) = parse_status(out).unwrap();
+        assert_eq!(id, 10276657743932975437);
+        assert_eq!(leader, id);
+        assert_eq!(parse_status("[]"), None);
+    }
+
+    #[test]
+    fn a_free_base_port_leaves_room_for_every_member() {
+        let base = free_base_port(3, 12345).unwrap();
+        assert_eq!(base % 2, 0);
+        assert!(base >= 20000);
+    }
 }

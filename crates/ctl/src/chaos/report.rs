@@ -72,8 +72,9 @@ fn lines(ops: &[Operation]) -> String {
 }
 
 impl Report {
-    /// Prints the anomalies (the first `limit`), then the summary line.
-    pub(crate) fn print(&self, ops: usize, faults: &[String], limit: usize) {
+    /// Prints the anomalies (the first `limit`) with the fault schedule,
+    /// then the summary line; `injected` faults were applied.
+    pub(crate) fn print(&self, ops: usize, injected: usize, faults: &[String], limit: usize) {
         for a in self.anomalies.iter().take(limit) {
             println!("ANOMALY: {a}");
         }
@@ -100,8 +101,7 @@ impl Report {
             );
         }
         println!(
-            "ops={ops} faults={} anomalies={} unknown={}",
-            faults.len(),
+            "ops={ops} faults={injected} anomalies={} unknown={}",
             self.anomalies.len(),
             self.unknown_keys.len()
         );

@@ -39,7 +39,7 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
             cli.budget_steps,
             cli.allow_early_progress,
         );
-        report.print(ops.len(), &[], PRINTED_ANOMALIES_MAX);
+        report.print(ops.len(), 0, &[], PRINTED_ANOMALIES_MAX);
         return Ok(report.anomalies.len());
     }
     let seed = cli.seed.unwrap_or_else(clock_seed);
@@ -76,7 +76,13 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
         cli.budget_steps,
         cli.allow_early_progress,
     );
-    report.print(ops.len(), &faults, PRINTED_ANOMALIES_MAX);
+    // A fault's healing step (restart, SIGCONT) and skipped faults are
+    // logged but not counted.
+    let injected = faults
+        .iter()
+        .filter(|f| !f.contains(" heal: ") && !f.contains("skipped"))
+        .count();
+    report.print(ops.len(), injected, &faults, PRINTED_ANOMALIES_MAX);
     if !report.anomalies.is_empty() {
         println!(
             "replay: same seed {seed}; history in {}",

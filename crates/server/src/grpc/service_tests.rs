@@ -377,6 +377,41 @@ async fn status_and_member_list() {
     assert_eq!(members.members()[0].peer_urls(), ["http://127.0.0.1:2380"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_streams_the_store_and_its_sha256() {
+    use sha2::Digest;
+    let mut f = fixture(64).await;
+    let c = &mut f.client;
+    for i in 0..20 {
+        c.put(format!("s/{i}"), vec![b'x'; 5000], None)
+            .await
+            .unwrap();
+    }
+    let mut stream = c.snapshot().await.unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await.unwrap() {
+        bytes.extend_from_slice(chunk.blob());
+    }
+    let (data, hash) = bytes.split_at(bytes.len() - 32);
+    assert_eq!(sha2::Sha256::digest(data).as_slice(), hash);
+    let dir = tempfile::tempdir().unwrap();
+    let restored = mvcc::Store::restore(
+        &dir.path().join("store"),
+        &mut &data[..],
+        mvcc::StoreOptions::default(),
+    )
+    .unwrap();
+    let all = restored
+        .range(&mvcc::RangeRequest {
+            key: b"s/".to_vec(),
+            range_end: b"s0".to_vec(),
+            count_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.count, 20);
+}
+
 /// A plain HTTP/1.1 GET on the gRPC port.
 async fn http_get(url: &str, path: &str) -> (u16, String) {
     use tokio::io::AsyncReadExt;

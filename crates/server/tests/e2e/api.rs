@@ -370,7 +370,9 @@ mod serial {
 
     #[test]
     fn http_health_version_and_metrics() {
-        let keel = Server::keel(&[]);
+        let metrics_port = crate::support::free_port();
+        let metrics_url = format!("http://127.0.0.1:{metrics_port}");
+        let keel = Server::keel(&["--listen-metrics-urls", &metrics_url]);
         let addr = &keel.client_addr;
         let (code, body) = http_get(addr, "/health").unwrap();
         assert_eq!(
@@ -396,6 +398,12 @@ mod serial {
         ] {
             assert!(metrics.contains(name), "missing {name}");
         }
+        // The metrics listener serves the HTTP endpoints alone.
+        let metrics_addr = format!("127.0.0.1:{metrics_port}");
+        let (code, body) = http_get(&metrics_addr, "/metrics").unwrap();
+        assert_eq!(code, 200);
+        assert!(body.contains("etcd_server_has_leader 1"));
+        assert_eq!(http_get(&metrics_addr, "/health").unwrap().0, 200);
     }
 
     #[test]

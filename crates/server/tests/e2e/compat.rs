@@ -87,7 +87,7 @@ mod serial {
             Step {
                 args: &["watch", "--rev", "2", "--prefix", "a/", "--prev-kv"],
                 stdin: "",
-                run_seconds: Some(3),
+                run_seconds: Some(5),
             },
             step(&["member", "list"]),
             step(&["member", "list", "-w", "json"]),
@@ -99,7 +99,7 @@ mod serial {
             Step {
                 args: &["watch", "--rev", "2", "b"],
                 stdin: "",
-                run_seconds: Some(3),
+                run_seconds: Some(5),
             },
             step(&["put", "z", "last", "-w", "json"]),
         ]
