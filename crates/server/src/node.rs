@@ -236,10 +236,12 @@ impl Node {
         self.transport.shutdown().await;
         let _ = self.backend.state.store.sync_to_disk();
         // Let the transport's last tasks drop their handles, so the store closes
-        // (and its directory lock is released) when this returns.
+        // (and its directory lock is released) soon after this returns.
+        let state = Arc::downgrade(&self.backend.state);
+        drop(self.backend);
+        drop(self.transport);
         for _ in 0..500 {
-            if Arc::strong_count(&self.backend) == 1 && Arc::strong_count(&self.backend.state) == 1
-            {
+            if state.strong_count() == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

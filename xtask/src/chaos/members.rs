@@ -204,8 +204,11 @@ pub(crate) fn leader(members: &Members) -> Option<(usize, Vec<Option<String>>)> 
     let mut ids = vec![None; spec.nodes];
     let mut leader_id = None;
     for i in (0..spec.nodes).filter(|&i| members.is_running(i)) {
-        let status = etcdctl(spec, i, &["endpoint", "status", "-w", "json"]).ok()?;
-        let (id, leader) = parse_status(&status)?;
+        // A member still restarting does not answer; the others may.
+        let status = etcdctl(spec, i, &["endpoint", "status", "-w", "json"]).ok();
+        let Some((id, leader)) = status.as_deref().and_then(parse_status) else {
+            continue;
+        };
         ids[i] = Some(format!("{id:x}"));
         leader_id = Some(leader).filter(|&l| l != 0).or(leader_id);
     }

@@ -267,6 +267,52 @@ mod serial {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nospace_alarm_refuses_writes_until_disarmed() {
+        use etcd_client::AlarmAction;
+        use etcd_client::AlarmType;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 1);
+        let member = &mut members[0];
+        member.start(&initial, &["--quota-backend-bytes=1"]);
+        member.wait_healthy();
+        let mut client = connect(member).await;
+        let err = client.put("a", "1", None).await.unwrap_err().to_string();
+        assert!(err.contains("database space exceeded"), "{err}");
+        let deadline = Instant::now() + PATIENCE;
+        let alarms = loop {
+            let resp = client
+                .alarm(AlarmAction::Get, AlarmType::None, None)
+                .await
+                .unwrap();
+            if !resp.alarms().is_empty() || Instant::now() > deadline {
+                break resp.alarms().to_vec();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(alarms.len(), 1);
+        assert_eq!(alarms[0].alarm(), AlarmType::Nospace);
+        let refused = client.put("b", "2", None).await.unwrap_err().to_string();
+        assert!(refused.contains("database space exceeded"), "{refused}");
+        assert!(
+            client.get("b", None).await.unwrap().kvs().is_empty(),
+            "a refused write is not applied"
+        );
+        client.delete("a", None).await.unwrap();
+        let mut options = etcd_client::AlarmOptions::new();
+        options.with_member(alarms[0].member_id());
+        client
+            .alarm(AlarmAction::Deactivate, AlarmType::Nospace, Some(options))
+            .await
+            .unwrap();
+        let left = client
+            .alarm(AlarmAction::Get, AlarmType::None, None)
+            .await
+            .unwrap();
+        assert!(left.alarms().is_empty(), "disarmed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn data_dir_of_another_cluster_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (mut members, initial) = cluster(dir.path(), 1);
