@@ -173,7 +173,11 @@ pub struct Flags {
     )]
     pub experimental_corrupt_check_time: String,
     /// Entries kept behind a snapshot for slow followers to catch up from without a snapshot.
-    #[arg(long, env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES", default_value_t = 5000)]
+    #[arg(
+        long,
+        env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
+        default_value_t = 5000
+    )]
     pub experimental_snapshot_catchup_entries: u64,
     /// Lease checkpointing (always on in keel; accepted for compatibility).
     #[arg(long, env = "ETCD_EXPERIMENTAL_ENABLE_LEASE_CHECKPOINT", default_value_t = true,
