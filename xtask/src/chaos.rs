@@ -143,18 +143,7 @@ fn harness_binary(profile: &str) -> anyhow::Result<PathBuf> {
         "--bin",
         "keel-chaos",
     ];
-    let mut cmd = workspace::cargo(&build);
-    // `cargo run` gave xtask its own CARGO_PKG_* variables; build scripts
-    // such as ring's rerun when they differ, rebuilding half the tree.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_MANIFEST_")
-            || name == "CARGO_CRATE_NAME"
-        {
-            cmd.env_remove(name);
-        }
-    }
+    let cmd = workspace::cargo(&build);
     workspace::run(cmd)?;
     let dir = if profile == "dev" { "debug" } else { profile };
     Ok(workspace::target_dir().join(dir).join("keel-chaos"))

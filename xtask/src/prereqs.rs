@@ -17,11 +17,26 @@ struct Prereq {
 }
 
 const PREREQS: &[Prereq] = &[
-    Prereq { package: "clang", present: || on_path("clang") },
-    Prereq { package: "libclang-dev", present: libclang_present },
-    Prereq { package: "protobuf-compiler", present: || on_path("protoc") },
-    Prereq { package: "etcd-server", present: || on_path("etcd") },
-    Prereq { package: "etcd-client", present: || on_path("etcdctl") },
+    Prereq {
+        package: "clang",
+        present: || on_path("clang"),
+    },
+    Prereq {
+        package: "libclang-dev",
+        present: libclang_present,
+    },
+    Prereq {
+        package: "protobuf-compiler",
+        present: || on_path("protoc"),
+    },
+    Prereq {
+        package: "etcd-server",
+        present: || on_path("etcd"),
+    },
+    Prereq {
+        package: "etcd-client",
+        present: || on_path("etcdctl"),
+    },
 ];
 
 /// Makes sure every prerequisite is there: installs the missing ones with
@@ -82,8 +97,16 @@ fn libclang_present() -> bool {
     if let Some(dir) = std::env::var_os("LIBCLANG_PATH") {
         return Path::new(&dir).join("libclang.so").exists();
     }
-    let roots = ["/usr/lib/llvm-14/lib", "/usr/lib/llvm-15/lib", "/usr/lib/llvm-16/lib"];
-    let arch_libs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"];
+    let roots = [
+        "/usr/lib/llvm-14/lib",
+        "/usr/lib/llvm-15/lib",
+        "/usr/lib/llvm-16/lib",
+    ];
+    let arch_libs = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+    ];
     roots
         .iter()
         .chain(arch_libs.iter())

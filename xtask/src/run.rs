@@ -8,7 +8,10 @@ pub(crate) fn keel(args: &[String]) -> anyhow::Result<()> {
     prereqs::ensure()?;
     let manifest = workspace::root().join("Cargo.toml");
     let mut cmd = workspace::cargo(&["run", "--release", "--quiet", "--bin", "keel"]);
-    cmd.arg("--manifest-path").arg(manifest).arg("--").args(args);
+    cmd.arg("--manifest-path")
+        .arg(manifest)
+        .arg("--")
+        .args(args);
     if let Ok(dir) = std::env::current_dir() {
         cmd.current_dir(dir);
     }

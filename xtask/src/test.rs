@@ -14,8 +14,11 @@ pub(crate) struct TestArgs {
     #[arg(long)]
     no_lint: bool,
     /// Seconds the raft simulator runs for (0 skips it).
-    #[arg(long, default_value_t = 180)]
+    #[arg(long, default_value_t = 150)]
     sim_secs: u64,
+    /// Seeds of the short fault runs against a three-member keel cluster (none skips them).
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2])]
+    chaos_seeds: Vec<u64>,
     /// Only run tests whose names match (passed to the test runner).
     filter: Option<String>,
 }
@@ -26,15 +29,33 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<()> {
     if !args.no_lint {
         workspace::run(workspace::cargo(&["fmt", "--all", "--check"]))?;
         workspace::run(workspace::cargo(&[
-            "clippy", "--workspace", "--all-targets", "--profile", PROFILE, "--", "-D", "warnings",
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--profile",
+            PROFILE,
+            "--",
+            "-D",
+            "warnings",
         ]))?;
     }
     run_tests(args.filter.as_deref())?;
     if args.filter.is_none() {
-        workspace::run(workspace::cargo(&["test", "--doc", "--workspace", "--profile", PROFILE]))?;
+        workspace::run(workspace::cargo(&[
+            "test",
+            "--doc",
+            "--workspace",
+            "--profile",
+            PROFILE,
+        ]))?;
     }
     if args.sim_secs > 0 && args.filter.is_none() {
         run_simulator(args.sim_secs)?;
+    }
+    if args.filter.is_none() {
+        for seed in &args.chaos_seeds {
+            run_chaos(*seed)?;
+        }
     }
     Ok(())
 }
@@ -42,7 +63,13 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<()> {
 fn run_tests(filter: Option<&str>) -> anyhow::Result<()> {
     let mut cmd = if workspace::has_nextest() {
         workspace::cargo(&[
-            "nextest", "run", "--workspace", "--cargo-profile", PROFILE, "--profile", "ci",
+            "nextest",
+            "run",
+            "--workspace",
+            "--cargo-profile",
+            PROFILE,
+            "--profile",
+            "ci",
         ])
     } else {
         workspace::cargo(&["test", "--workspace", "--profile", PROFILE])
@@ -56,7 +83,42 @@ fn run_tests(filter: Option<&str>) -> anyhow::Result<()> {
 fn run_simulator(secs: u64) -> anyhow::Result<()> {
     let budget = secs.to_string();
     workspace::run(workspace::cargo(&[
-        "run", "--profile", PROFILE, "-p", "raft-core", "--example", "simulate", "--",
-        "--seeds", "1000000", "--steps", "20000", "--time-budget-secs", &budget,
+        "run",
+        "--profile",
+        PROFILE,
+        "-p",
+        "raft-core",
+        "--example",
+        "simulate",
+        "--",
+        "--seeds",
+        "1000000",
+        "--steps",
+        "20000",
+        "--time-budget-secs",
+        &budget,
     ]))
+}
+
+/// A short `cargo xtask chaos` run against the keel binary the tests built:
+/// every fault kind comes up within a couple of seeds.
+fn run_chaos(seed: u64) -> anyhow::Result<()> {
+    let keel = workspace::target_dir().join(PROFILE).join("keel");
+    let xtask = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(xtask);
+    cmd.args([
+        "chaos",
+        "--server",
+        "keel",
+        "--duration",
+        "12s",
+        "--harness-profile",
+        PROFILE,
+    ])
+    .arg("--seed")
+    .arg(seed.to_string())
+    .arg("--server-binary")
+    .arg(keel)
+    .current_dir(workspace::root());
+    workspace::run(cmd)
 }

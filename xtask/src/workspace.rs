@@ -32,7 +32,24 @@ pub(crate) fn target_dir() -> PathBuf {
 /// A `cargo` command run at the workspace root with the shared target directory.
 pub(crate) fn cargo(args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(args).current_dir(root()).env("CARGO_TARGET_DIR", target_dir());
+    cmd.args(args)
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", target_dir());
+    // `cargo run` gave xtask its own package variables; build scripts such as
+    // ring's rerun when they differ, which would rebuild half the tree whenever
+    // builds alternate between `cargo xtask` and plain cargo.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_str(),
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(name);
+        }
+    }
     cmd
 }
 

@@ -138,6 +138,10 @@ pub trait Backend: Send + Sync + 'static {
         alarm: i32,
     ) -> impl Future<Output = Result<(), ServerError>> + Send {
         let _ = (activate, member_id, alarm);
-        async { Err(ServerError::InvalidArgument("etcdserver: changing alarms is not supported")) }
+        async {
+            Err(ServerError::InvalidArgument(
+                "etcdserver: changing alarms is not supported",
+            ))
+        }
     }
 }

@@ -121,7 +121,12 @@ pub(crate) fn apply(
             match to {
                 Some(id) => match etcdctl(&members.spec, i, &["move-leader", &id]) {
                     Ok(_) => log(format!("move-leader {name} -> {id}")),
-                    Err(e) => log(format!("move-leader {name} -> {id} failed: {e}")),
+                    Err(e) => {
+                        log(format!(
+                            "move-leader {name} -> {id} failed (not counted): {e}"
+                        ));
+                        return Ok(false);
+                    }
                 },
                 None => {
                     log("move-leader: skipped (no follower id)".to_owned());
@@ -131,7 +136,10 @@ pub(crate) fn apply(
         }
         Fault::Defrag => match etcdctl(&members.spec, i, &["defrag"]) {
             Ok(_) => log(format!("defrag {name} ({role})")),
-            Err(e) => log(format!("defrag {name} failed: {e}")),
+            Err(e) => {
+                log(format!("defrag {name} failed (not counted): {e}"));
+                return Ok(false);
+            }
         },
     }
     Ok(true)

@@ -140,7 +140,7 @@ mod tests {
         async fn call(&self, client: &mut usize, seq: u64) -> Result<(), tonic::Status> {
             self.seen.lock().unwrap().push((*client, seq));
             tokio::task::yield_now().await;
-            if seq % 4 == 0 {
+            if seq.is_multiple_of(4) {
                 Err(tonic::Status::unavailable("down"))
             } else {
                 Ok(())

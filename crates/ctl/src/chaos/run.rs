@@ -80,7 +80,7 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
     // logged but not counted.
     let injected = faults
         .iter()
-        .filter(|f| !f.contains(" heal: ") && !f.contains("skipped"))
+        .filter(|f| !f.contains(" heal: ") && !f.contains("skipped") && !f.contains("not counted"))
         .count();
     report.print(ops.len(), injected, &faults, PRINTED_ANOMALIES_MAX);
     if !report.anomalies.is_empty() {
