@@ -116,7 +116,12 @@ impl Applier {
             Body::Write(op) => {
                 let op = mvcc::WriteOp::from(op);
                 let side_effect = self.lessor.side_effect(&op);
-                match store.apply(index, op) {
+                let started = std::time::Instant::now();
+                let result = store.apply(index, op);
+                crate::http::metrics::global()
+                    .backend_commit_duration_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                match result {
                     Ok(Some(applied)) => {
                         if applied.response.is_ok() {
                             self.lessor.on_applied(side_effect);

@@ -158,6 +158,9 @@ pub(crate) fn derived_ids(config: &ServerConfig) -> (u64, u64) {
 }
 
 fn open_store(config: &ServerConfig, layout: &Layout) -> Result<Arc<mvcc::Store>, NodeError> {
+    crate::http::metrics::global()
+        .quota_backend_bytes
+        .set(i64::try_from(config.quota_backend_bytes).unwrap_or(i64::MAX));
     let opts = mvcc::StoreOptions {
         quota_bytes: config.quota_backend_bytes,
         ..mvcc::StoreOptions::default()

@@ -49,6 +49,7 @@ use super::read_index::ReadReply;
 use super::state::NodeState;
 use crate::config::Url;
 use crate::error::ServerError;
+use crate::http::metrics;
 
 /// Most inputs handled before looking at raft's `Ready` again.
 const MAX_DRAIN: usize = 4096;
@@ -294,6 +295,7 @@ impl RaftLoop {
         let previous = self.state.leader_id.swap(leader_id, Ordering::AcqRel);
         if previous != leader_id && leader_id != 0 {
             self.state.leader_changes.fetch_add(1, Ordering::Relaxed);
+            metrics::global().leader_changes_seen.inc();
             tracing::info!(
                 leader = format!("{leader_id:x}"),
                 term = self.raw.status().hard_state.term,
@@ -329,9 +331,13 @@ impl RaftLoop {
         }
         if rd.hard_state.is_some() || !rd.entries.is_empty() {
             let hs = rd.hard_state.unwrap_or_default();
+            let started = Instant::now();
             self.wal
                 .save(&hs, &rd.entries)
                 .map_err(|e| format!("WAL save: {e}"))?;
+            metrics::global()
+                .wal_fsync_duration_seconds
+                .observe(started.elapsed().as_secs_f64());
         }
         let storage = self.raw.store_mut();
         if let Some(snap) = &rd.snapshot {
