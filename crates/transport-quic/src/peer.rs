@@ -124,9 +124,16 @@ impl Peer {
 enum Exit {
     /// The queue closed: the peer is gone.
     Closed,
-    /// The link broke or moved: connect again.
-    Reconnect,
+    /// The peer moved: connect again at once.
+    Moved,
+    /// The link broke (a reset, or a peer that refused us after the
+    /// handshake): report the peer unreachable and back off.
+    Broke(TransportError),
 }
+
+/// A connection that lived this long was healthy: reconnect without the
+/// accumulated backoff when it breaks.
+const HEALTHY_LINK: Duration = Duration::from_secs(1);
 
 /// The sending task: connect, pump the queue, reconnect with backoff.
 async fn run(shared: Arc<Shared>, peer: Arc<Peer>, mut rx: mpsc::Receiver<Message>) {
@@ -134,34 +141,39 @@ async fn run(shared: Arc<Shared>, peer: Arc<Peer>, mut rx: mpsc::Receiver<Messag
     let mut backoff = MIN_BACKOFF;
     let mut batch = Vec::with_capacity(MAX_BATCH_MESSAGES);
     loop {
-        match open_stream(&shared, &peer).await {
+        let started = tokio::time::Instant::now();
+        let error = match open_stream(&shared, &peer).await {
             Ok((conn, stream)) => {
-                backoff = MIN_BACKOFF;
-                match pump(
-                    &shared,
+                let exit = pump(
                     &peer,
                     &conn,
                     stream,
                     &mut rx,
                     &mut addr_rx,
                     &mut batch,
-                )
-                .await
-                {
+                    &shared,
+                );
+                match exit.await {
                     Exit::Closed => return,
-                    Exit::Reconnect => continue,
+                    Exit::Moved => {
+                        backoff = MIN_BACKOFF;
+                        continue;
+                    }
+                    Exit::Broke(e) => e,
                 }
             }
-            Err(e) => {
-                debug!(peer = format_args!("{:x}", peer.id), error = %e, "cannot reach peer");
-                shared.handler.report_unreachable(peer.id);
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    changed = addr_rx.changed() => if changed.is_err() { return },
-                }
-                backoff = (backoff * 2).min(shared.cfg.max_backoff());
-            }
+            Err(e) => e,
+        };
+        if started.elapsed() >= HEALTHY_LINK {
+            backoff = MIN_BACKOFF;
         }
+        debug!(peer = format_args!("{:x}", peer.id), error = %error, "cannot reach peer");
+        shared.handler.report_unreachable(peer.id);
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            changed = addr_rx.changed() => if changed.is_err() { return },
+        }
+        backoff = (backoff * 2).min(shared.cfg.max_backoff());
     }
 }
 
@@ -189,13 +201,13 @@ async fn open_stream(
 
 /// Moves queued messages onto the stream until the queue closes or the link breaks.
 async fn pump(
-    shared: &Shared,
     peer: &Peer,
     conn: &quinn::Connection,
     mut stream: quinn::SendStream,
     rx: &mut mpsc::Receiver<Message>,
     addr_rx: &mut watch::Receiver<SocketAddr>,
     batch: &mut Vec<Message>,
+    shared: &Shared,
 ) -> Exit {
     loop {
         if batch.is_empty() {
@@ -206,20 +218,22 @@ async fn pump(
                         return Exit::Closed;
                     }
                     peer.reset_connection(b"address changed").await;
-                    return Exit::Reconnect;
+                    return Exit::Moved;
                 }
-                _ = conn.closed() => {
+                reason = conn.closed() => {
                     peer.reset_connection(b"closed").await;
-                    return Exit::Reconnect;
+                    return Exit::Broke(TransportError::Unreachable {
+                        peer: peer.id,
+                        reason: reason.to_string(),
+                    });
                 }
             }
         }
         let pending = std::mem::take(batch);
         if let Err(e) = write_batch(shared, peer, &mut stream, pending).await {
             warn!(peer = format_args!("{:x}", peer.id), error = %e, "message stream broke");
-            shared.handler.report_unreachable(peer.id);
             peer.reset_connection(b"stream broke").await;
-            return Exit::Reconnect;
+            return Exit::Broke(e);
         }
     }
 }
