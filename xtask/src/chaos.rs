@@ -6,7 +6,11 @@
 //! history and the checks live there), and meanwhile injects faults on a
 //! schedule drawn from the seed: kill -9 and restart of a follower or the
 //! leader, SIGSTOP/SIGCONT of a member or the leader, leader transfer and
-//! defragmentation. Before the load ends every member is resumed or
+//! defragmentation; against keel also network partitions, lossy and slow
+//! peer links and power loss, through keel's test-only fault layer
+//! (`KEEL_FAULT_INJECTION=1`, see [`network`]). Odd seeds run with a low
+//! `--snapshot-count`, so a member that was down catches up through a
+//! snapshot. Before the load ends every member is resumed or
 //! restarted, so the harness can check that the cluster serves again, that
 //! no acknowledged write was lost and that all members agree. It fails with
 //! the seed, the fault schedule and an excerpt when keel-chaos finds an
@@ -14,6 +18,8 @@
 
 mod faults;
 mod members;
+mod network;
+mod schedule;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +40,7 @@ use crate::workspace;
 use faults::Fault;
 use faults::Rng;
 use members::Members;
+use schedule::Schedule;
 
 /// Options of `cargo xtask chaos`.
 #[derive(Debug, Args)]
@@ -59,6 +66,10 @@ pub(crate) struct ChaosArgs {
     /// The cargo profile keel-chaos is built in (`dev` builds fastest).
     #[arg(long, default_value = "release")]
     harness_profile: String,
+    /// `--snapshot-count` of every member; by default 200 for odd seeds
+    /// (snapshot catch-up of lagging members) and etcd's 100000 for even ones.
+    #[arg(long)]
+    snapshot_count: Option<u64>,
     /// Test only: make keel-chaos serve some linearizable reads stale, to
     /// see the checker catch it.
     #[arg(long)]
@@ -86,8 +97,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// The quiet time at the end of the load, with every member back, so the
 /// harness sees the cluster recover under load.
 const HEAL_BEFORE_END: Duration = Duration::from_secs(5);
-/// The pause between faults, in milliseconds.
-const FAULT_GAP_MS: (u64, u64) = (1000, 4000);
+/// The low `--snapshot-count` of odd seeds.
+const LOW_SNAPSHOT_COUNT: u64 = 200;
+/// keel's `--experimental-snapshot-catchup-entries` with a low snapshot
+/// count: a member down for a few seconds falls behind the kept log.
+const LOW_CATCH_UP_ENTRIES: u64 = 100;
 
 fn chaos_dir() -> PathBuf {
     workspace::root().join("target").join("chaos")
@@ -106,6 +120,12 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
         args.nodes,
         args.duration
     );
+    let kinds = fault_kinds(args)?;
+    let shown = (args.duration.as_millis() / u128::from(schedule::GAP_MS.0)) as usize;
+    println!(
+        "xtask chaos: schedule (pause before each fault): {}",
+        schedule::describe(&Schedule::preview(seed, &kinds, shown.max(1)))
+    );
     let harness = harness_binary(&args.harness_profile)?;
     let server = match &args.server_binary {
         Some(path) => path.clone(),
@@ -117,12 +137,44 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
         nodes: args.nodes,
         base_port: members::free_base_port(args.nodes, seed ^ u64::from(std::process::id()))?,
         dir: dir.join("cluster"),
-        extra_flags: Vec::new(),
+        extra_flags: snapshot_flags(args, seed),
     };
-    let mut members = Members::start(spec, &server)?;
-    let result = drive(args, seed, &harness, &mut members, &dir);
+    if !spec.extra_flags.is_empty() {
+        println!("xtask chaos: member flags {}", spec.extra_flags.join(" "));
+    }
+    let mut members = Members::start(spec, &server, args.server == Server::Keel)?;
+    let result = drive(args, seed, &kinds, &harness, &mut members, &dir);
     members.stop()?;
     result
+}
+
+/// The faults to draw from: `--fault`, or every kind the server supports.
+fn fault_kinds(args: &ChaosArgs) -> anyhow::Result<Vec<Fault>> {
+    let keel = args.server == Server::Keel;
+    if args.fault.is_empty() {
+        let all = Fault::ALL.into_iter();
+        return Ok(all.filter(|f| keel || !f.needs_fault_layer()).collect());
+    }
+    if let Some(f) = args.fault.iter().find(|f| !keel && f.needs_fault_layer()) {
+        bail!("--fault {} needs keel's fault layer", f.name());
+    }
+    Ok(args.fault.clone())
+}
+
+/// The snapshot flags of every member: `--snapshot-count`, or the seed's choice.
+fn snapshot_flags(args: &ChaosArgs, seed: u64) -> Vec<String> {
+    let count = match args.snapshot_count {
+        Some(count) => count,
+        None if seed % 2 == 1 => LOW_SNAPSHOT_COUNT,
+        None => return Vec::new(),
+    };
+    let mut flags = vec![format!("--snapshot-count={count}")];
+    if args.server == Server::Keel && count <= LOW_SNAPSHOT_COUNT {
+        flags.push(format!(
+            "--experimental-snapshot-catchup-entries={LOW_CATCH_UP_ENTRIES}"
+        ));
+    }
+    flags
 }
 
 fn clock_seed() -> u64 {
@@ -153,6 +205,7 @@ fn harness_binary(profile: &str) -> anyhow::Result<PathBuf> {
 fn drive(
     args: &ChaosArgs,
     seed: u64,
+    kinds: &[Fault],
     harness: &std::path::Path,
     members: &mut Members,
     dir: &std::path::Path,
@@ -175,21 +228,17 @@ fn drive(
         command.arg("--inject-stale-reads");
     }
     let mut child = command.spawn().context("starting keel-chaos")?;
-    let kinds: Vec<Fault> = if args.fault.is_empty() {
-        Fault::ALL.to_vec()
-    } else {
-        args.fault.clone()
-    };
+    let mut schedule = Schedule::new(seed, kinds);
     let mut rng = Rng::new(seed);
     let begin = Instant::now();
     let fault_window = args.duration.saturating_sub(HEAL_BEFORE_END);
     let mut count = 0usize;
     while begin.elapsed() < fault_window && child.try_wait()?.is_none() {
-        std::thread::sleep(rng.millis(FAULT_GAP_MS.0, FAULT_GAP_MS.1));
+        let (gap, fault) = schedule.next_fault();
+        std::thread::sleep(gap);
         if begin.elapsed() >= fault_window {
             break;
         }
-        let fault = kinds[rng.below(kinds.len() as u64) as usize];
         let mut log = |line: String| {
             let line = format!("t={:.1}s {line}", begin.elapsed().as_secs_f64());
             println!("fault: {line}");
@@ -214,5 +263,55 @@ fn drive(
             args.duration.as_secs()
         ),
         _ => bail!("keel-chaos failed ({status}); seed {seed}"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        chaos: ChaosArgs,
+    }
+
+    fn args(line: &[&str]) -> ChaosArgs {
+        Cli::try_parse_from([&["chaos"], line].concat())
+            .unwrap()
+            .chaos
+    }
+
+    #[test]
+    fn odd_seeds_take_snapshots_often_unless_told() {
+        let keel = args(&[]);
+        assert_eq!(
+            snapshot_flags(&keel, 3),
+            [
+                "--snapshot-count=200",
+                "--experimental-snapshot-catchup-entries=100"
+            ]
+        );
+        assert!(snapshot_flags(&keel, 4).is_empty());
+        let etcd = args(&["--server", "etcd"]);
+        assert_eq!(snapshot_flags(&etcd, 3), ["--snapshot-count=200"]);
+        let told = args(&["--snapshot-count", "5000"]);
+        assert_eq!(snapshot_flags(&told, 3), ["--snapshot-count=5000"]);
+    }
+
+    #[test]
+    fn etcd_runs_only_the_faults_it_can_take() {
+        assert_eq!(fault_kinds(&args(&[])).unwrap(), Fault::ALL);
+        let etcd = fault_kinds(&args(&["--server", "etcd"])).unwrap();
+        assert!(etcd.contains(&Fault::Lag) && !etcd.contains(&Fault::Lossy));
+        assert_eq!(etcd.len(), Fault::ALL.len() - 4);
+        assert!(fault_kinds(&args(&["--server", "etcd", "--fault", "kill,lossy"])).is_err());
+        assert_eq!(
+            fault_kinds(&args(&["--fault", "partition-leader,lossy"])).unwrap(),
+            [Fault::PartitionLeader, Fault::Lossy]
+        );
     }
 }

@@ -106,6 +106,9 @@ pub(crate) enum Command {
     /// Alarm related commands.
     #[command(subcommand)]
     Alarm(AlarmCommand),
+    /// Makes a stopped member's data directory a one-member cluster, keeping
+    /// every committed entry (keel's offline `--force-new-cluster`).
+    ForceNewCluster(ForceNewClusterArgs),
     /// Prints the version of keelctl.
     Version,
 }
@@ -337,6 +340,52 @@ pub(crate) enum SnapshotCommand {
         /// The file to write.
         args: Vec<String>,
     },
+    /// Gets backend snapshot status of a given file.
+    Status {
+        /// The snapshot file.
+        args: Vec<String>,
+    },
+    /// Restores a keel member snapshot to a keel data directory.
+    Restore(RestoreArgs),
+}
+
+/// `snapshot restore <file> [options]`, with etcdctl's flags and defaults.
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The snapshot file.
+    pub(crate) args: Vec<String>,
+    /// Path to the data directory (default `<name>.etcd`).
+    #[arg(long)]
+    pub(crate) data_dir: Option<std::path::PathBuf>,
+    /// Path to the WAL directory (default `<data-dir>/member/wal`).
+    #[arg(long)]
+    pub(crate) wal_dir: Option<std::path::PathBuf>,
+    /// Human-readable name for this member.
+    #[arg(long, default_value = "default")]
+    pub(crate) name: String,
+    /// Initial cluster configuration for restore bootstrap.
+    #[arg(long, default_value = "default=http://localhost:2380")]
+    pub(crate) initial_cluster: String,
+    /// Initial cluster token for the cluster during restore bootstrap.
+    #[arg(long, default_value = "etcd-cluster")]
+    pub(crate) initial_cluster_token: String,
+    /// List of this member's peer URLs to advertise to the rest of the cluster.
+    #[arg(long, default_value = "http://localhost:2380")]
+    pub(crate) initial_advertise_peer_urls: String,
+    /// Ignore snapshot integrity hash value (the store's own checksum is still checked).
+    #[arg(long)]
+    pub(crate) skip_hash_check: bool,
+}
+
+/// `force-new-cluster --data-dir <dir>`: keel's offline `--force-new-cluster`.
+#[derive(Debug, Args)]
+pub(crate) struct ForceNewClusterArgs {
+    /// The stopped member's data directory.
+    #[arg(long)]
+    pub(crate) data_dir: std::path::PathBuf,
+    /// Its WAL directory, if not `<data-dir>/member/wal`.
+    #[arg(long)]
+    pub(crate) wal_dir: Option<std::path::PathBuf>,
 }
 
 /// `move-leader <transferee-member-id>`.

@@ -5,6 +5,8 @@ pub(crate) mod kv;
 pub(crate) mod lease;
 pub(crate) mod maintenance;
 pub(crate) mod member;
+pub(crate) mod snapshot;
+pub(crate) mod snapshot_save;
 pub(crate) mod txn;
 pub(crate) mod watch;
 

@@ -9,8 +9,9 @@
 //! `watch [-i] [--prefix] [--rev] [--prev-kv] [--progress-notify] [-- cmd]`,
 //! `lease grant|revoke|timetolive [--keys]|list|keep-alive [--once]`,
 //! `member add [--learner] --peer-urls|remove|update|list|promote`,
-//! `endpoint health|status|hashkv [--cluster]`, `snapshot save`,
-//! `defrag [--cluster]`, `move-leader`, `alarm list|disarm`, `version`;
+//! `endpoint health|status|hashkv [--cluster]`, `snapshot save|status|restore`,
+//! `defrag [--cluster]`, `move-leader`, `alarm list|disarm`, `version`,
+//! and keel's own `force-new-cluster --data-dir` (offline);
 //! global flags `--endpoints`, `--dial-timeout`, `--command-timeout`,
 //! `--keepalive-time`, `--keepalive-timeout`, `--cacert`, `--cert`,
 //! `--key`, `--insecure-skip-tls-verify`, `--hex` and
@@ -26,8 +27,10 @@
 //! - `get --count-only` and `watch --progress-notify` come from etcdctl 3.5.
 //! - A txn compare accepts `==` as well as `=`, and `lease("k") = "N"`
 //!   takes a decimal lease ID (etcdctl 3.4 cannot parse lease compares).
-//! - Not implemented: `snapshot status|restore` (they depend on keel's
-//!   store format), `auth`, `user`, `role`, `lock`, `elect`,
+//! - `snapshot status|restore` read keel's snapshot file (see the server's
+//!   `restore` module), not etcd's bolt database; status's hash is the
+//!   store's HashKV and its total keys the live keys.
+//! - Not implemented: `auth`, `user`, `role`, `lock`, `elect`,
 //!   `make-mirror`, `check`, `--user`/`--password` and DNS discovery.
 //! - A global flag given twice keeps its last value (etcdctl appends
 //!   repeated `--endpoints`).
@@ -136,10 +139,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lease(command) => command::lease::lease(&session, command).await,
         Command::Member(command) => command::member::member(&session, command).await,
         Command::Endpoint(args) => command::endpoint::endpoint(&session, args).await,
-        Command::Snapshot(command) => command::maintenance::snapshot(&session, command).await,
+        Command::Snapshot(command) => command::snapshot::snapshot(&session, command).await,
         Command::Defrag(cluster) => command::maintenance::defrag(&session, *cluster).await,
         Command::MoveLeader(args) => command::maintenance::move_leader(&session, args).await,
         Command::Alarm(command) => command::maintenance::alarm(&session, command).await,
+        Command::ForceNewCluster(args) => command::snapshot::force_new_cluster(args),
         Command::Version => command::emit(format!(
             "keelctl version: {}\nAPI version: 3.5\n",
             env!("CARGO_PKG_VERSION")

@@ -6,6 +6,7 @@
 //! offer for a command fails as etcdctl does (`table not supported as
 //! output format`, exit code 4), after the request was made.
 
+mod db_status;
 mod fields;
 mod json;
 mod simple;

@@ -853,4 +853,70 @@ mod serial {
             );
         }
     }
+
+    /// keelctl's offline commands (`snapshot status|restore`,
+    /// `force-new-cluster`) refuse what they cannot use with one line and a
+    /// non-zero exit, and leave nothing behind.
+    #[test]
+    fn offline_snapshot_commands_refuse_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let keelctl = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_keelctl"))
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            (out.status.code(), stderr)
+        };
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        std::fs::write(path("zeros.db"), vec![0u8; 544]).unwrap();
+        std::fs::write(path("short.db"), vec![0u8; 100]).unwrap();
+        let cases: [(&[&str], Option<i32>, &str); 6] = [
+            (
+                &["snapshot", "status", &path("absent.db")],
+                Some(1),
+                "No such file",
+            ),
+            (
+                &["snapshot", "status", &path("zeros.db")],
+                Some(1),
+                "is not a keel snapshot file",
+            ),
+            (
+                &["snapshot", "status", &path("short.db")],
+                Some(1),
+                "is truncated",
+            ),
+            (&["snapshot", "status"], Some(128), "exactly one argument"),
+            (
+                &[
+                    "snapshot",
+                    "restore",
+                    &path("short.db"),
+                    "--data-dir",
+                    &path("restored"),
+                ],
+                Some(1),
+                "is truncated",
+            ),
+            (
+                &["force-new-cluster", "--data-dir", &path("empty")],
+                Some(1),
+                "holds no WAL",
+            ),
+        ];
+        for (args, code, message) in cases {
+            let (got, stderr) = keelctl(args);
+            assert_eq!(got, code, "{args:?}: {stderr}");
+            let error = stderr
+                .lines()
+                .find(|l| l.starts_with("Error: "))
+                .unwrap_or_default();
+            assert!(error.contains(message), "{args:?}: {stderr}");
+        }
+        assert!(
+            !dir.path().join("restored").exists(),
+            "a refused restore writes nothing"
+        );
+    }
 }

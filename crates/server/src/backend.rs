@@ -126,6 +126,51 @@ pub trait Backend: Send + Sync + 'static {
     /// This member's status.
     fn status(&self) -> StatusInfo;
 
+    /// Adds a member (a learner when `is_learner`) through raft; answers the
+    /// new member and the members once this member applied the change.
+    fn member_add(
+        &self,
+        peer_urls: Vec<String>,
+        is_learner: bool,
+    ) -> impl Future<Output = Result<(Member, Vec<Member>), ServerError>> + Send {
+        let _ = (peer_urls, is_learner);
+        async { Err(membership_unsupported()) }
+    }
+
+    /// Removes a member through raft; answers the remaining members.
+    fn member_remove(
+        &self,
+        id: u64,
+    ) -> impl Future<Output = Result<Vec<Member>, ServerError>> + Send {
+        let _ = id;
+        async { Err(membership_unsupported()) }
+    }
+
+    /// Changes a member's peer URLs through raft; answers the members.
+    fn member_update(
+        &self,
+        id: u64,
+        peer_urls: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<Member>, ServerError>> + Send {
+        let _ = (id, peer_urls);
+        async { Err(membership_unsupported()) }
+    }
+
+    /// Promotes a learner that caught up to a voter; answers the members.
+    fn member_promote(
+        &self,
+        id: u64,
+    ) -> impl Future<Output = Result<Vec<Member>, ServerError>> + Send {
+        let _ = id;
+        async { Err(membership_unsupported()) }
+    }
+
+    /// Hands leadership to `target` (only on the leader); answers once it leads.
+    fn move_leader(&self, target: u64) -> impl Future<Output = Result<(), ServerError>> + Send {
+        let _ = target;
+        async { Err(membership_unsupported()) }
+    }
+
     /// Raised alarms.
     fn alarms(&self) -> Vec<Alarm>;
 
@@ -144,4 +189,9 @@ pub trait Backend: Send + Sync + 'static {
             ))
         }
     }
+}
+
+/// What a backend without raft answers to membership changes.
+fn membership_unsupported() -> ServerError {
+    ServerError::InvalidArgument("etcdserver: membership changes are not supported")
 }

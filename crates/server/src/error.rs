@@ -32,6 +32,36 @@ pub enum ServerError {
     /// The space quota is exhausted (NOSPACE alarm).
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,
+    /// A member with one of these peer URLs exists.
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExists,
+    /// No member has this id.
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    /// Only a learner can be promoted.
+    #[error("etcdserver: can only promote a learner member")]
+    MemberNotLearner,
+    /// The learner lags the leader too far to be promoted.
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    /// The cluster already has its most learners.
+    #[error("etcdserver: too many learner members in cluster")]
+    TooManyLearners,
+    /// The change would leave too few started voters for a quorum (`--strict-reconfig-check`).
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStartedMembers,
+    /// A peer URL does not parse.
+    #[error("etcdserver: given member URLs are invalid")]
+    BadMemberUrls,
+    /// The request must be served by the leader.
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    /// The leadership target is not a voting member.
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
+    /// The leadership transfer did not finish in time.
+    #[error("etcdserver: request timed out, leader transfer took too long")]
+    LeaderTransferTimeout,
     /// A request field is invalid; the message is etcd's text for it.
     #[error("{0}")]
     InvalidArgument(&'static str),

@@ -7,18 +7,23 @@
 //! from the store or written through the backend, and every error leaves
 //! through the one mapping table in [`status`]. [`serve`] runs it all.
 
+mod authority;
+mod auto_tls;
 mod cluster;
 mod convert;
 mod kv;
 mod lease;
 mod maintenance;
+mod oversize;
 mod serve;
+mod snapshot_stream;
 pub mod status;
 mod validate;
 mod watch;
 
 use std::time::Duration;
 
+pub use auto_tls::self_signed_client_cert;
 pub use serve::ClientTls;
 pub use serve::ServeError;
 pub use serve::ServeOptions;

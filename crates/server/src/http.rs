@@ -2,6 +2,7 @@
 //! alone on `--listen-metrics-urls`): `/health`, `/livez`, `/readyz`,
 //! `/version` and `/metrics`, with etcd's paths, bodies and status codes.
 
+pub(crate) mod fault;
 mod health;
 pub mod metrics;
 mod probes;
@@ -19,7 +20,7 @@ use crate::backend::Backend;
 
 /// The router serving every HTTP endpoint for `backend`.
 pub fn router<B: Backend>(backend: Arc<B>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health::health::<B>))
         .route("/livez", get(probes::livez::<B>))
         .route("/livez/{check}", get(probes::livez_check::<B>))
@@ -27,7 +28,8 @@ pub fn router<B: Backend>(backend: Arc<B>) -> Router {
         .route("/readyz/{check}", get(probes::readyz_check::<B>))
         .route("/version", get(version))
         .route("/metrics", get(metrics_text::<B>))
-        .with_state(backend)
+        .with_state(backend);
+    fault::add_routes(router)
 }
 
 /// `/version`: the server and cluster versions as etcd reports them.

@@ -2,7 +2,8 @@
 //!
 //! The member ([`node`]) composes raft-core, wal, mvcc and transport-quic; the
 //! client-facing services ([`grpc`], [`http`]) reach it through
-//! [`backend::Backend`]; [`config`] reads etcd's flags.
+//! [`backend::Backend`]; [`config`] reads etcd's flags; [`restore`] reads and
+//! restores the snapshot files Maintenance.Snapshot streams (for `keelctl`).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -13,3 +14,4 @@ pub mod grpc;
 pub mod http;
 pub mod ids;
 pub mod node;
+pub mod restore;

@@ -95,6 +95,35 @@ fn restart() -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The client TLS files: from the flags, or made by `--auto-tls` in
+/// `<data-dir>/fixtures/client` when an `https://` URL has none.
+fn client_tls(config: &ServerConfig) -> anyhow::Result<grpc::ClientTls> {
+    let tls = &config.client_tls;
+    let (mut cert_file, mut key_file) = (tls.cert_file.clone(), tls.key_file.clone());
+    let wants_tls = config
+        .listen_client_urls
+        .iter()
+        .any(|u| u.scheme == server::config::Scheme::Https);
+    if tls.auto_tls && cert_file.is_none() && wants_tls {
+        let hosts: Vec<String> = config
+            .listen_client_urls
+            .iter()
+            .chain(&config.advertise_client_urls)
+            .filter_map(|u| u.socket_addr().ok())
+            .map(|a| a.ip().to_string())
+            .collect();
+        let dir = config.data_dir.join("fixtures").join("client");
+        let (cert, key) = grpc::self_signed_client_cert(&dir, &hosts)?;
+        (cert_file, key_file) = (Some(cert), Some(key));
+    }
+    Ok(grpc::ClientTls {
+        cert_file,
+        key_file,
+        trusted_ca_file: tls.trusted_ca_file.clone(),
+        client_cert_auth: tls.client_cert_auth,
+    })
+}
+
 async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
     let node = Node::start(&config)
         .await
@@ -111,17 +140,15 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
             .iter()
             .map(Url::to_string)
             .collect(),
-        tls: grpc::ClientTls {
-            cert_file: config.client_tls.cert_file.clone(),
-            key_file: config.client_tls.key_file.clone(),
-            trusted_ca_file: config.client_tls.trusted_ca_file.clone(),
-            client_cert_auth: config.client_tls.client_cert_auth,
-        },
+        tls: client_tls(&config)?,
         max_request_bytes: config.max_request_bytes as usize,
         max_txn_ops: config.max_txn_ops as usize,
         min_lease_ttl_seconds: backend.min_lease_ttl_seconds(),
         progress_notify_interval: config.watch_progress_notify_interval,
         leader_loss_grace: 3 * config.election_timeout,
+        max_concurrent_streams: config.max_concurrent_streams,
+        keepalive_interval: config.grpc_keepalive_interval,
+        keepalive_timeout: config.grpc_keepalive_timeout,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut serving = tokio::spawn(grpc::serve(Arc::clone(&backend), options, async move {
@@ -138,6 +165,9 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
             Stopped::Restart(reason) => {
                 tracing::info!(%reason, "restarting");
                 Ok(Exit::Restart)
+            }
+            Stopped::Removed => {
+                Err(anyhow::anyhow!("the member has been permanently removed from the cluster"))
             }
         },
         served = &mut serving => {
@@ -157,6 +187,8 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
     if !serving_done {
         let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     }
+    // The member's state must be released for `stop` to close the store promptly.
+    drop(backend);
     node.stop().await;
     outcome
 }

@@ -15,13 +15,19 @@
 mod apply;
 mod boot;
 mod compactor;
+mod force_new_cluster;
+mod join;
 mod lessor;
+mod member_changes;
 mod membership;
 mod node_backend;
 mod peer_handler;
 mod proposal;
 mod raft_loop;
+mod raft_membership;
 mod read_index;
+mod reconfig;
+mod restored_member;
 mod state;
 mod waiters;
 mod wire;
@@ -32,8 +38,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use std::time::Instant;
 
+pub(crate) use force_new_cluster::force_new_cluster_offline;
 pub use node_backend::NodeBackend;
 use raft_core::RawNode;
+pub(crate) use restored_member::write_member_dir;
 use tokio::sync::mpsc;
 use transport_quic::QuicTransport;
 use transport_quic::TlsMode;
@@ -81,6 +89,8 @@ pub enum Stopped {
     /// A snapshot from the leader waits in the data directory: the process
     /// restarts itself, and boot installs it.
     Restart(String),
+    /// The member was removed from the cluster: the process exits.
+    Removed,
 }
 
 /// A running member.
@@ -96,9 +106,18 @@ impl Node {
     /// Opens the data directory, starts the transport, the raft loop and the apply thread.
     pub async fn start(config: &ServerConfig) -> Result<Node, NodeError> {
         let layout = Layout::new(config);
-        let booted = boot::boot(config, &layout)?;
+        let joined = join::discover_if_joining(config, &layout).await?;
+        let booted = match &joined {
+            Some(j) => boot::boot_joining(config, &layout, j.member_id, j.cluster_id)?,
+            None => boot::boot(config, &layout)?,
+        };
         let (cluster_id, member_id, booted_new) =
             (booted.cluster_id, booted.member_id, booted.is_new);
+        if booted.state.membership.is_removed(member_id) {
+            return Err(NodeError::Refused(
+                "the member has been permanently removed from the cluster".into(),
+            ));
+        }
         let store = Arc::clone(&booted.store);
         let state = Arc::new(NodeState::new(
             cluster_id,
@@ -119,8 +138,21 @@ impl Node {
             lessor: Arc::clone(&lessor),
             layout: layout.clone(),
         });
-        let transport = start_transport(config, cluster_id, member_id, &layout, handler).await?;
-        for (id, urls) in boot::peers(&booted.state.membership, member_id) {
+        let transport =
+            start_transport(config, cluster_id, member_id, &layout, Arc::clone(&handler)).await?;
+        // Test only (KEEL_FAULT_INJECTION=1): peer traffic through the fault layer.
+        let peers = crate::http::fault::wrap_peer_transport(
+            Arc::clone(&transport) as Arc<dyn Transport>,
+            member_id,
+            handler,
+        );
+        let mut peer_list = boot::peers(&booted.state.membership, member_id);
+        if peer_list.is_empty() {
+            // A joining member learns the members from the log it is sent;
+            // until then it answers the peers the cluster told it of.
+            peer_list = join::seed_peers(config, joined).await;
+        }
+        for (id, urls) in peer_list {
             if let Some(addr) = raft_loop::first_addr(&urls) {
                 transport.add_peer(id, addr);
             }
@@ -130,7 +162,7 @@ impl Node {
             raw,
             wal: booted.wal,
             snapshotter: booted.snapshotter,
-            transport: Arc::clone(&transport) as Arc<dyn Transport>,
+            transport: Arc::clone(&peers),
             state: Arc::clone(&state),
             lessor: Arc::clone(&lessor),
             apply_tx,
@@ -162,10 +194,14 @@ impl Node {
         let backend = Arc::new(NodeBackend {
             state,
             cmd_tx,
-            transport: Arc::clone(&transport) as Arc<dyn Transport>,
+            transport: Arc::clone(&peers),
             lessor,
             max_request_bytes: config.max_request_bytes as usize,
             request_timeout: Duration::from_secs(5) + 2 * config.election_timeout,
+            reconfig: reconfig::ReconfigConfig {
+                cluster_token: config.initial_cluster_token.clone(),
+                strict: config.strict_reconfig_check,
+            },
         });
         let client_urls = config
             .advertise_client_urls
@@ -175,6 +211,11 @@ impl Node {
         let mut tasks = vec![
             tokio::spawn(lease_loop(Arc::clone(&backend))),
             tokio::spawn(publish_loop(Arc::clone(&backend), client_urls)),
+            tokio::spawn(join::removal_watch(
+                Arc::clone(&backend),
+                peer_tls_mode(config),
+                2 * config.election_timeout,
+            )),
         ];
         if let Some(mode) = config.auto_compaction {
             tasks.push(tokio::spawn(compaction_loop(Arc::clone(&backend), mode)));
@@ -210,6 +251,9 @@ impl Node {
             }
             if let Some(reason) = state.restart_reason() {
                 return Stopped::Restart(reason);
+            }
+            if state.removed.load(Ordering::Acquire) {
+                return Stopped::Removed;
             }
             notified.await;
         }
@@ -276,7 +320,15 @@ async fn start_transport(
     let listen = listen_url.socket_addr().map_err(NodeError::Transport)?;
     let mut tcfg = TransportConfig::new(cluster_id, member_id, listen, layout.snap.clone());
     tcfg.election_timeout = config.election_timeout;
-    tcfg.tls = match &config.peer_tls {
+    tcfg.tls = peer_tls_mode(config);
+    QuicTransport::start(tcfg, handler)
+        .await
+        .map_err(|e| NodeError::Transport(e.to_string()))
+}
+
+/// The peer transport's TLS, from the `--peer-*` flags.
+fn peer_tls_mode(config: &ServerConfig) -> TlsMode {
+    match &config.peer_tls {
         PeerTls::Auto => TlsMode::Auto,
         PeerTls::Files {
             cert,
@@ -289,10 +341,7 @@ async fn start_transport(
             trusted_ca: trusted_ca.clone(),
             client_cert_auth: *client_cert_auth,
         },
-    };
-    QuicTransport::start(tcfg, handler)
-        .await
-        .map_err(|e| NodeError::Transport(e.to_string()))
+    }
 }
 
 fn new_raw_node(

@@ -15,3 +15,9 @@ mod compat;
 
 #[path = "e2e/cluster.rs"]
 mod cluster;
+
+#[path = "e2e/backup.rs"]
+mod backup;
+
+#[path = "e2e/membership.rs"]
+mod membership;

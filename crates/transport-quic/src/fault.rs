@@ -53,6 +53,8 @@ struct NetState {
     /// Members cut from everyone, both ways.
     isolated: HashSet<u64>,
     links: HashMap<(u64, u64), LinkFaults>,
+    /// Faults on every link that has none of its own in `links`.
+    every_link: LinkFaults,
 }
 
 /// The fault rules of a whole test cluster, shared by its members' wrappers.
@@ -70,6 +72,7 @@ impl FaultNet {
             cut: HashSet::new(),
             isolated: HashSet::new(),
             links: HashMap::new(),
+            every_link: LinkFaults::default(),
         };
         Arc::new(Self {
             seed,
@@ -105,17 +108,21 @@ impl FaultNet {
 
     /// Sets random faults on the link from `from` to `to`.
     pub fn set_link(&self, from: u64, to: u64, faults: LinkFaults) {
-        assert!(
-            (0.0..=1.0).contains(&faults.drop_ratio),
-            "drop_ratio {} outside [0, 1]",
-            faults.drop_ratio
-        );
-        assert!(
-            (0.0..=1.0).contains(&faults.duplicate_ratio),
-            "duplicate_ratio {} outside [0, 1]",
-            faults.duplicate_ratio
-        );
+        check_ratios(&faults);
         self.state().links.insert((from, to), faults);
+    }
+
+    /// Sets random faults on every link that has none of its own (see
+    /// [`FaultNet::set_link`]): how a member that knows no peer ids makes its
+    /// own sends lossy.
+    pub fn set_every_link(&self, faults: LinkFaults) {
+        check_ratios(&faults);
+        self.state().every_link = faults;
+    }
+
+    /// The faults [`FaultNet::set_every_link`] set.
+    pub fn every_link(&self) -> LinkFaults {
+        self.state().every_link
     }
 
     /// Restores the links between `a` and `b` (both ways), cuts and faults alike.
@@ -138,6 +145,7 @@ impl FaultNet {
         s.cut.clear();
         s.isolated.clear();
         s.links.clear();
+        s.every_link = LinkFaults::default();
     }
 
     /// True if nothing passes from `from` to `to`.
@@ -151,12 +159,13 @@ impl FaultNet {
         if s.cut.contains(&(from, to)) || s.isolated.contains(&from) || s.isolated.contains(&to) {
             return Fate::Drop;
         }
-        let Some(link) = s.links.get(&(from, to)).copied() else {
+        let link = s.links.get(&(from, to)).copied().unwrap_or(s.every_link);
+        if link == LinkFaults::default() {
             return Fate::Deliver {
                 copies: 1,
                 delay: Duration::ZERO,
             };
-        };
+        }
         if link.drop_ratio > 0.0 && s.rng.random_bool(link.drop_ratio) {
             return Fate::Drop;
         }
@@ -170,6 +179,20 @@ impl FaultNet {
             delay: link.delay,
         }
     }
+}
+
+/// Panics unless both ratios of `faults` lie in [0, 1].
+fn check_ratios(faults: &LinkFaults) {
+    assert!(
+        (0.0..=1.0).contains(&faults.drop_ratio),
+        "drop_ratio {} outside [0, 1]",
+        faults.drop_ratio
+    );
+    assert!(
+        (0.0..=1.0).contains(&faults.duplicate_ratio),
+        "duplicate_ratio {} outside [0, 1]",
+        faults.duplicate_ratio
+    );
 }
 
 /// One member's transport, seen through the network's faults.

@@ -41,6 +41,9 @@ pub enum StreamKind {
     Snapshot,
     /// One request and its response.
     Request,
+    /// One join request from a member that does not know its ids yet
+    /// (cluster id 0): see [`crate::join_request`].
+    Join,
 }
 
 /// One frame: who sends it, and what it holds.

@@ -37,6 +37,12 @@ pub trait RaftHandler: Send + Sync + 'static {
     fn on_snapshot(&self, msg: Message, data: SnapshotData);
     /// A request from a peer (lease keep-alive forwarding and the like).
     fn on_request(&self, from: u64, body: Bytes) -> BoxFuture<'static, Result<Bytes, String>>;
+    /// A join request from a member that does not know its cluster or member
+    /// id yet (see [`crate::join_request`]); refused unless the member serves it.
+    fn on_join(&self, body: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+        let _ = body;
+        Box::pin(async { Err("this member answers no join requests".to_string()) })
+    }
     /// True if `member_id` was removed from the cluster; its traffic is dropped.
     fn is_removed(&self, member_id: u64) -> bool;
     /// Messages to `member_id` could not be delivered.

@@ -13,6 +13,7 @@ use crate::frame::FrameReader;
 use crate::frame::STOP_FRAME_ERROR;
 use crate::frame::STOP_REFUSED;
 use crate::frame::StreamKind;
+use crate::join;
 use crate::request;
 use crate::shared::Shared;
 use crate::snapshot_recv;
@@ -112,15 +113,19 @@ async fn serve_messages(
 async fn serve_bi(shared: Arc<Shared>, mut send: quinn::SendStream, recv: quinn::RecvStream) {
     let mut reader = FrameReader::new(recv, shared.cfg.max_frame_bytes);
     let result = async {
-        let (from, kind) = shared.check_hello(reader.next().await?)?;
+        let hello = reader.next().await?;
+        if join::is_join_hello(&hello) {
+            return join::respond(&shared, &mut reader, &mut send).await;
+        }
+        let (from, kind) = shared.check_hello(hello)?;
         match kind {
             StreamKind::Snapshot => {
                 snapshot_recv::receive(&shared, from, &mut reader, &mut send).await
             }
             StreamKind::Request => request::respond(&shared, from, &mut reader, &mut send).await,
-            StreamKind::Messages => Err(TransportError::Frame(
-                "messages on a bidirectional stream".into(),
-            )),
+            StreamKind::Messages | StreamKind::Join => Err(TransportError::Frame(format!(
+                "{kind:?} on a bidirectional stream after its hello"
+            ))),
         }
     }
     .await;

@@ -20,6 +20,11 @@
 //!    backpressure, a CRC32C at the end, and an acknowledgement from the
 //!    receiver once the data is synced to a file.
 //!
+//! A member joining a running cluster knows neither the cluster id nor its own
+//! id yet; [`join_request`] asks a peer from a short-lived endpoint on a
+//! stream of its own kind, which the receiver answers through
+//! [`RaftHandler::on_join`] and nothing else.
+//!
 //! A broken link is redialed with exponential backoff; [`Transport::update_peer`]
 //! moves a peer at runtime. QUIC keep-alive and idle timeout follow the
 //! election timeout (a quarter of it and twice it), so a dead link is seen in
@@ -66,6 +71,7 @@ mod fault;
 pub mod frame;
 mod handler;
 mod inbound;
+mod join;
 mod peer;
 mod quic_transport;
 mod request;
@@ -89,6 +95,7 @@ pub use fault::LinkFaults;
 pub use handler::RaftHandler;
 pub use handler::SnapshotData;
 pub use handler::SnapshotSource;
+pub use join::join_request;
 pub use quic_transport::QuicTransport;
 pub use stats::PeerStats;
 pub use stats::TransportStats;

@@ -7,6 +7,7 @@ use clap::ValueEnum;
 use super::members::Members;
 use super::members::etcdctl;
 use super::members::leader;
+use super::network;
 
 /// A fault the injector can apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,18 +24,48 @@ pub(crate) enum Fault {
     MoveLeader,
     /// Defragment a member during load (compaction runs in the harness throughout).
     Defrag,
+    /// Cut the leader off from the others (keel's fault layer), then heal.
+    PartitionLeader,
+    /// Cut a minority of members off from the majority, then heal.
+    PartitionMinority,
+    /// Drop 10-30% of every member's peer messages and delay the rest, then heal.
+    Lossy,
+    /// Cut a member's power (its unsynced WAL bytes are dropped), then restart it.
+    PowerOff,
+    /// kill -9 a follower for long enough to fall behind the leader's log
+    /// (with a low `--snapshot-count`, it catches up through a snapshot).
+    Lag,
 }
 
 impl Fault {
     /// Every fault kind.
-    pub(crate) const ALL: [Fault; 6] = [
+    pub(crate) const ALL: [Fault; 11] = [
         Fault::Kill,
         Fault::RestartLeader,
         Fault::Pause,
         Fault::PauseLeader,
         Fault::MoveLeader,
         Fault::Defrag,
+        Fault::PartitionLeader,
+        Fault::PartitionMinority,
+        Fault::Lossy,
+        Fault::PowerOff,
+        Fault::Lag,
     ];
+
+    /// The name `--fault` takes.
+    pub(crate) fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(|| format!("{self:?}"), |v| v.get_name().to_owned())
+    }
+
+    /// True for the faults only keel's test-only fault layer can inject.
+    pub(crate) fn needs_fault_layer(self) -> bool {
+        matches!(
+            self,
+            Fault::PartitionLeader | Fault::PartitionMinority | Fault::Lossy | Fault::PowerOff
+        )
+    }
 }
 
 /// A tiny seeded generator (SplitMix64): xtask carries no rand crate.
@@ -68,6 +99,21 @@ impl Rng {
     }
 }
 
+/// How long a lagging follower stays down, in milliseconds.
+const LAG_MS: (u64, u64) = (4000, 7000);
+
+/// A random minority of `nodes` members (at least one).
+fn minority(nodes: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..nodes).collect();
+    for i in (1..all.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        all.swap(i, j);
+    }
+    all.truncate(((nodes.saturating_sub(1)) / 2).max(1));
+    all.sort_unstable();
+    all
+}
+
 /// Applies `fault` (and heals it after a seeded pause), logging each step
 /// or why it was skipped; false when skipped.
 pub(crate) fn apply(
@@ -86,9 +132,24 @@ pub(crate) fn apply(
         0 => None,
         n => followers.get(rng.below(n as u64) as usize).copied(),
     };
+    if fault == Fault::Lossy {
+        return network::lossy(members, rng, log);
+    }
+    if fault == Fault::PartitionMinority {
+        return network::partition(members, &minority(nodes, rng), rng, log);
+    }
     let target = match fault {
-        Fault::Kill | Fault::Pause | Fault::Defrag => follower.or(leader_index),
-        Fault::RestartLeader | Fault::PauseLeader | Fault::MoveLeader => leader_index,
+        Fault::Kill | Fault::Pause | Fault::Defrag | Fault::Lag => follower.or(leader_index),
+        Fault::PowerOff => match rng.below(2) {
+            0 => follower.or(leader_index),
+            _ => leader_index,
+        },
+        Fault::RestartLeader
+        | Fault::PauseLeader
+        | Fault::MoveLeader
+        | Fault::PartitionLeader
+        | Fault::PartitionMinority
+        | Fault::Lossy => leader_index,
     };
     let Some(i) = target else {
         log(format!("{fault:?}: skipped (no leader or member found)"));
@@ -101,6 +162,28 @@ pub(crate) fn apply(
         "follower"
     };
     match fault {
+        Fault::PartitionLeader | Fault::PartitionMinority | Fault::Lossy => {
+            return network::partition(members, &[i], rng, log);
+        }
+        Fault::PowerOff => {
+            if let Err(e) = network::power_off(members, i) {
+                log(format!("power-off {name} failed (not counted): {e:#}"));
+                return Ok(false);
+            }
+            log(format!(
+                "power-off {name} ({role}): unsynced WAL bytes dropped"
+            ));
+            std::thread::sleep(rng.millis(500, 3000));
+            members.restart(i)?;
+            log(format!("heal: restart {name}"));
+        }
+        Fault::Lag => {
+            members.kill(i)?;
+            log(format!("kill -9 {name} ({role}) to lag behind"));
+            std::thread::sleep(rng.millis(LAG_MS.0, LAG_MS.1));
+            members.restart(i)?;
+            log(format!("heal: restart {name}"));
+        }
         Fault::Kill | Fault::RestartLeader => {
             members.kill(i)?;
             log(format!("kill -9 {name} ({role})"));
@@ -150,7 +233,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_schedule_is_a_function_of_the_seed() {
+    fn a_minority_is_less_than_half() {
+        let mut rng = Rng::new(5);
+        for nodes in [3, 5, 7] {
+            for _ in 0..20 {
+                let side = minority(nodes, &mut rng);
+                assert_eq!(side.len(), (nodes - 1) / 2);
+                assert!(side.iter().all(|&i| i < nodes));
+                assert!(side.windows(2).all(|w| w[0] < w[1]));
+            }
+        }
+        assert_eq!(Fault::PartitionLeader.name(), "partition-leader");
+        assert!(Fault::PowerOff.needs_fault_layer() && !Fault::Lag.needs_fault_layer());
+    }
+
+    #[test]
+    fn the_generator_is_a_function_of_the_seed() {
         let draw = |seed| {
             let mut rng = Rng::new(seed);
             (0..8).map(|_| rng.below(6)).collect::<Vec<_>>()

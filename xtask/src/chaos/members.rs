@@ -17,6 +17,7 @@ use std::time::Instant;
 use anyhow::Context;
 use anyhow::bail;
 
+use super::network;
 use crate::cluster::process::signal;
 use crate::cluster::spec::ClusterSpec;
 
@@ -41,11 +42,20 @@ pub(crate) struct Members {
     pub(crate) spec: ClusterSpec,
     binary: PathBuf,
     states: Vec<State>,
+    /// Whether keel runs with its test-only fault layer (`/fault`).
+    fault_layer: bool,
+    /// Each member's id (hex) when the fault layer is on; empty otherwise.
+    pub(crate) ids: Vec<String>,
 }
 
 impl Members {
-    /// Starts every member in fresh data directories and waits until all are healthy.
-    pub(crate) fn start(spec: ClusterSpec, binary: &Path) -> anyhow::Result<Self> {
+    /// Starts every member in fresh data directories and waits until all are
+    /// healthy; with `fault_layer`, keel's test-only fault layer is on.
+    pub(crate) fn start(
+        spec: ClusterSpec,
+        binary: &Path,
+        fault_layer: bool,
+    ) -> anyhow::Result<Self> {
         if spec.dir.exists() {
             std::fs::remove_dir_all(&spec.dir)
                 .with_context(|| format!("removing {}", spec.dir.display()))?;
@@ -56,10 +66,13 @@ impl Members {
             states: (0..spec.nodes).map(|_| State::Dead).collect(),
             spec,
             binary: binary.to_path_buf(),
+            fault_layer,
+            ids: Vec::new(),
         };
         let started = (0..members.spec.nodes).try_for_each(|i| members.spawn(i));
         let healthy = started
-            .and_then(|()| (0..members.spec.nodes).try_for_each(|i| members.wait_healthy(i)));
+            .and_then(|()| (0..members.spec.nodes).try_for_each(|i| members.wait_healthy(i)))
+            .and_then(|()| members.read_ids());
         if let Err(e) = healthy {
             members.stop()?;
             return Err(e);
@@ -67,12 +80,28 @@ impl Members {
         Ok(members)
     }
 
+    /// Asks every member's fault layer for its id.
+    fn read_ids(&mut self) -> anyhow::Result<()> {
+        if !self.fault_layer {
+            return Ok(());
+        }
+        self.ids = (0..self.spec.nodes)
+            .map(|i| network::member_id(self.spec.client_port(i)))
+            .collect::<anyhow::Result<_>>()
+            .context("reading member ids from /fault")?;
+        Ok(())
+    }
+
     fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let log = File::options()
             .create(true)
             .append(true)
             .open(self.spec.log_file(i))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if self.fault_layer {
+            command.env(network::SWITCH_VAR, "1");
+        }
+        let child = command
             .args(self.spec.member_args(i))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -1,5 +1,6 @@
-//! The Cluster service: MemberList. Membership changes come with the next
-//! issue; until the member supports them they answer `Unimplemented`.
+//! The Cluster service: MemberList, and the membership changes MemberAdd,
+//! MemberRemove, MemberUpdate and MemberPromote, which the backend carries
+//! through raft. Peer URLs are checked here, at the edge, as etcd does.
 
 use std::sync::Arc;
 
@@ -11,6 +12,9 @@ use tonic::Status;
 use super::convert;
 use crate::backend::Backend;
 use crate::backend::Header;
+use crate::backend::Member;
+use crate::config::Url;
+use crate::error::ServerError;
 
 /// etcd's Cluster service over a [`Backend`].
 #[derive(Debug)]
@@ -23,40 +27,72 @@ impl<B: Backend> ClusterService<B> {
         Self { backend }
     }
 
-    fn members(&self) -> Vec<pb::Member> {
-        self.backend
-            .members()
-            .into_iter()
-            .map(convert::member)
-            .collect()
+    /// As etcd: the Cluster service's headers carry no revision.
+    fn header(&self) -> Option<pb::ResponseHeader> {
+        convert::header(Header {
+            revision: 0,
+            ..self.backend.header()
+        })
     }
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("keel: {what} is not supported yet"))
+fn to_pb(members: Vec<Member>) -> Vec<pb::Member> {
+    members.into_iter().map(convert::member).collect()
+}
+
+/// Parses peer URLs as etcd's `types.NewURLs`: at least one, each
+/// `http(s)://host:port`; returns them normalized and sorted.
+pub(crate) fn peer_urls(urls: &[String]) -> Result<Vec<String>, ServerError> {
+    if urls.is_empty() {
+        return Err(ServerError::BadMemberUrls);
+    }
+    let mut parsed = urls
+        .iter()
+        .map(|u| Url::parse(u).map(|u| u.to_string()))
+        .collect::<Result<Vec<String>, String>>()
+        .map_err(|_| ServerError::BadMemberUrls)?;
+    parsed.sort();
+    Ok(parsed)
 }
 
 #[tonic::async_trait]
 impl<B: Backend> pb::cluster_server::Cluster for ClusterService<B> {
     async fn member_add(
         &self,
-        _request: Request<pb::MemberAddRequest>,
+        request: Request<pb::MemberAddRequest>,
     ) -> Result<Response<pb::MemberAddResponse>, Status> {
-        Err(not_yet("member add"))
+        let request = request.into_inner();
+        let urls = peer_urls(&request.peer_ur_ls)?;
+        let (member, members) = self.backend.member_add(urls, request.is_learner).await?;
+        Ok(Response::new(pb::MemberAddResponse {
+            header: self.header(),
+            member: Some(convert::member(member)),
+            members: to_pb(members),
+        }))
     }
 
     async fn member_remove(
         &self,
-        _request: Request<pb::MemberRemoveRequest>,
+        request: Request<pb::MemberRemoveRequest>,
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
-        Err(not_yet("member remove"))
+        let members = self.backend.member_remove(request.into_inner().id).await?;
+        Ok(Response::new(pb::MemberRemoveResponse {
+            header: self.header(),
+            members: to_pb(members),
+        }))
     }
 
     async fn member_update(
         &self,
-        _request: Request<pb::MemberUpdateRequest>,
+        request: Request<pb::MemberUpdateRequest>,
     ) -> Result<Response<pb::MemberUpdateResponse>, Status> {
-        Err(not_yet("member update"))
+        let request = request.into_inner();
+        let urls = peer_urls(&request.peer_ur_ls)?;
+        let members = self.backend.member_update(request.id, urls).await?;
+        Ok(Response::new(pb::MemberUpdateResponse {
+            header: self.header(),
+            members: to_pb(members),
+        }))
     }
 
     async fn member_list(
@@ -68,19 +104,41 @@ impl<B: Backend> pb::cluster_server::Cluster for ClusterService<B> {
             self.backend.read_barrier().await?;
         }
         Ok(Response::new(pb::MemberListResponse {
-            // As etcd: the Cluster service's headers carry no revision.
-            header: convert::header(Header {
-                revision: 0,
-                ..self.backend.header()
-            }),
-            members: self.members(),
+            header: self.header(),
+            members: to_pb(self.backend.members()),
         }))
     }
 
     async fn member_promote(
         &self,
-        _request: Request<pb::MemberPromoteRequest>,
+        request: Request<pb::MemberPromoteRequest>,
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
-        Err(not_yet("member promote"))
+        let members = self.backend.member_promote(request.into_inner().id).await?;
+        Ok(Response::new(pb::MemberPromoteResponse {
+            header: self.header(),
+            members: to_pb(members),
+        }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_urls_are_checked_normalized_and_sorted() {
+        let urls = vec!["http://b:2".to_string(), "https://a:1/".to_string()];
+        assert_eq!(
+            peer_urls(&urls).unwrap(),
+            vec!["http://b:2".to_string(), "https://a:1".to_string()]
+        );
+        for bad in [
+            vec![],
+            vec!["a:1".to_string()],
+            vec!["http://a".to_string()],
+        ] {
+            assert!(matches!(peer_urls(&bad), Err(ServerError::BadMemberUrls)));
+        }
     }
 }

@@ -1,17 +1,14 @@
 //! The Maintenance service: Status, Hash, HashKV, Alarm, Defragment and
-//! Snapshot (the store's own snapshot format, followed by its SHA-256 as
-//! etcd appends one); MoveLeader and Downgrade answer `Unimplemented` until
-//! the member supports them.
+//! Snapshot (the snapshot file of [`crate::restore`], streamed by
+//! `snapshot_stream.rs` as etcd streams its database, sha256 last);
+//! MoveLeader and Downgrade answer `Unimplemented` until the member supports
+//! them.
 
-use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use api::etcdserverpb as pb;
 use futures::Stream;
-use sha2::Digest;
-use sha2::Sha256;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 use tonic::Response;
@@ -48,48 +45,6 @@ impl<B: Backend> MaintenanceService<B> {
             .map_err(ServerError::from)?;
         Ok(hashed)
     }
-}
-
-/// Snapshot chunk size (etcd sends 32 KiB blobs).
-const SNAPSHOT_CHUNK_BYTES: usize = 32 * 1024;
-/// Chunks buffered ahead of a slow client.
-const SNAPSHOT_BUFFER_CHUNKS: usize = 4;
-
-/// Sends the store snapshot in chunks, then its SHA-256 as the last blob,
-/// as etcd appends the hash of its database file.
-fn stream_snapshot(
-    mut reader: mvcc::SnapshotReader,
-    header: Option<pb::ResponseHeader>,
-    tx: &mpsc::Sender<Result<pb::SnapshotResponse, Status>>,
-) {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; SNAPSHOT_CHUNK_BYTES];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) => {
-                let _ = tx.blocking_send(Err(Status::internal(format!("snapshot: {err}"))));
-                return;
-            }
-        };
-        let blob = buf.get(..n).unwrap_or_default().to_vec();
-        hasher.update(&blob);
-        let chunk = pb::SnapshotResponse {
-            header,
-            remaining_bytes: 0,
-            blob,
-        };
-        if tx.blocking_send(Ok(chunk)).is_err() {
-            return;
-        }
-    }
-    let last = pb::SnapshotResponse {
-        header,
-        remaining_bytes: 0,
-        blob: hasher.finalize().to_vec(),
-    };
-    let _ = tx.blocking_send(Ok(last));
 }
 
 fn not_yet(what: &str) -> Status {
@@ -216,22 +171,32 @@ impl<B: Backend> pb::maintenance_server::Maintenance for MaintenanceService<B> {
         &self,
         _request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        let store = Arc::clone(self.backend.store());
-        let reader = tokio::task::spawn_blocking(move || store.snapshot_stream())
-            .await
-            .map_err(|err| Status::internal(err.to_string()))?
-            .map_err(ServerError::from)?;
-        let (tx, rx) = mpsc::channel(SNAPSHOT_BUFFER_CHUNKS);
-        let header = self.header();
-        tokio::task::spawn_blocking(move || stream_snapshot(reader, header, &tx));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        // Applies everything the leader committed before the request (so a
+        // write acknowledged anywhere before the save is in it); without a
+        // leader, as etcd, the member's own state is saved all the same.
+        if let Err(err) = self.backend.read_barrier().await {
+            tracing::warn!(error = %err, "snapshot: cannot catch up with the leader; saving the local state");
+        }
+        let header = self.backend.header();
+        let chunks = super::snapshot_stream::start(
+            Arc::clone(self.backend.store()),
+            convert::header(header),
+            header.cluster_id,
+            header.member_id,
+        );
+        Ok(Response::new(Box::pin(ReceiverStream::new(chunks))))
     }
 
     async fn move_leader(
         &self,
-        _request: Request<pb::MoveLeaderRequest>,
+        request: Request<pb::MoveLeaderRequest>,
     ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
-        Err(not_yet("move leader"))
+        self.backend
+            .move_leader(request.into_inner().target_id)
+            .await?;
+        Ok(Response::new(pb::MoveLeaderResponse {
+            header: convert::header(self.backend.header()),
+        }))
     }
 
     async fn downgrade(

@@ -12,6 +12,7 @@ use api::etcdserverpb::kv_server::KvServer;
 use api::etcdserverpb::lease_server::LeaseServer;
 use api::etcdserverpb::maintenance_server::MaintenanceServer;
 use api::etcdserverpb::watch_server::WatchServer;
+use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -23,10 +24,12 @@ use tonic::transport::ServerTlsConfig;
 use tonic::transport::server::TcpIncoming;
 
 use super::Limits;
+use super::authority::AuthorityFix;
 use super::cluster::ClusterService;
 use super::kv::KvService;
 use super::lease::LeaseService;
 use super::maintenance::MaintenanceService;
+use super::oversize;
 use super::watch::WatchService;
 use crate::backend::Backend;
 use crate::http;
@@ -34,7 +37,7 @@ use crate::http;
 /// gRPC framing and metadata allowance above `--max-request-bytes` (etcd's
 /// `grpcOverheadBytes`): larger messages are refused by the transport.
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
-/// etcd's `--grpc-keepalive-interval` and `--grpc-keepalive-timeout`.
+/// etcd's defaults of `--grpc-keepalive-interval` and `--grpc-keepalive-timeout`.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// After the shutdown signal, how long open streams (watches, keep-alives)
@@ -75,6 +78,12 @@ pub struct ServeOptions {
     /// How long a `hasleader` watch stream survives without a leader
     /// (etcd: three election timeouts).
     pub leader_loss_grace: Duration,
+    /// `--max-concurrent-streams`: streams one client connection may open.
+    pub max_concurrent_streams: u32,
+    /// `--grpc-keepalive-interval`: idle time before the server pings a client.
+    pub keepalive_interval: Duration,
+    /// `--grpc-keepalive-timeout`: how long a ping may go unanswered.
+    pub keepalive_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -88,6 +97,9 @@ impl Default for ServeOptions {
             min_lease_ttl_seconds: 2,
             progress_notify_interval: Duration::from_secs(10 * 60),
             leader_loss_grace: Duration::from_secs(3),
+            max_concurrent_streams: u32::MAX,
+            keepalive_interval: KEEPALIVE_INTERVAL,
+            keepalive_timeout: KEEPALIVE_TIMEOUT,
         }
     }
 }
@@ -212,15 +224,19 @@ fn client_routes<B: Backend>(backend: &Arc<B>, limits: Limits) -> Routes {
                 .max_encoding_message_size(usize::MAX),
         )
         .add_service(health);
-    let grpc = builder.routes().into_axum_router();
+    let grpc = builder
+        .routes()
+        .into_axum_router()
+        .layer(axum::middleware::map_response(oversize::as_grpc_go));
     Routes::from(grpc.merge(http::router(Arc::clone(backend))))
 }
 
-fn server_builder() -> Server {
+fn server_builder(options: &ServeOptions) -> Server {
     Server::builder()
         .accept_http1(true)
-        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(options.max_concurrent_streams)
+        .http2_keepalive_interval(Some(options.keepalive_interval))
+        .http2_keepalive_timeout(Some(options.keepalive_timeout))
 }
 
 /// Serves the client API of `backend` on every client URL (and the HTTP
@@ -247,18 +263,23 @@ pub async fn serve<B: Backend>(
     let routes = client_routes(&backend, limits);
     for url in &client_urls {
         let incoming = bind(url).await?;
-        let mut builder = server_builder();
+        let mut builder = server_builder(&options);
         if url.tls {
             builder = builder.tls_config(tls_config(&options.tls)?)?;
         }
         let router = builder.add_routes(routes.clone());
         let stop = stopped(stop_rx.clone());
-        servers.spawn(async move { router.serve_with_incoming_shutdown(incoming, stop).await });
+        if url.tls {
+            servers.spawn(async move { router.serve_with_incoming_shutdown(incoming, stop).await });
+        } else {
+            let incoming = incoming.map(|conn| conn.map(AuthorityFix::new));
+            servers.spawn(async move { router.serve_with_incoming_shutdown(incoming, stop).await });
+        }
         tracing::info!(url = %url.url, "serving client requests");
     }
     for url in &metrics_urls {
         let incoming = bind(url).await?;
-        let mut builder = server_builder();
+        let mut builder = server_builder(&options);
         if url.tls {
             builder = builder.tls_config(tls_config(&options.tls)?)?;
         }

@@ -394,10 +394,14 @@ async fn snapshot_streams_the_store_and_its_sha256() {
     }
     let (data, hash) = bytes.split_at(bytes.len() - 32);
     assert_eq!(sha2::Sha256::digest(data).as_slice(), hash);
+    assert_eq!(data.len() % 512, 0, "padded as etcd's clients expect");
+    let header = crate::restore::FileHeader::decode(data[..64].try_into().unwrap()).unwrap();
+    assert_eq!(header.data_bytes(), data.len() as u64);
+    let store_stream = &data[crate::restore::HEADER_BYTES as usize..];
     let dir = tempfile::tempdir().unwrap();
     let restored = mvcc::Store::restore(
         &dir.path().join("store"),
-        &mut &data[..],
+        &mut &store_stream[..],
         mvcc::StoreOptions::default(),
     )
     .unwrap();

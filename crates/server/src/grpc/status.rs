@@ -57,6 +57,41 @@ fn code_and_message(err: &ServerError) -> (Code, String) {
             Code::ResourceExhausted,
             "etcdserver: mvcc: database space exceeded",
         ),
+        ServerError::PeerUrlExists => (
+            Code::FailedPrecondition,
+            "etcdserver: Peer URLs already exists",
+        ),
+        ServerError::MemberNotFound => (Code::NotFound, "etcdserver: member not found"),
+        ServerError::MemberNotLearner => (
+            Code::FailedPrecondition,
+            "etcdserver: can only promote a learner member",
+        ),
+        ServerError::LearnerNotReady => (
+            Code::FailedPrecondition,
+            "etcdserver: can only promote a learner member which is in sync with leader",
+        ),
+        ServerError::TooManyLearners => (
+            Code::FailedPrecondition,
+            "etcdserver: too many learner members in cluster",
+        ),
+        ServerError::NotEnoughStartedMembers => (
+            Code::FailedPrecondition,
+            "etcdserver: re-configuration failed due to not enough started members",
+        ),
+        ServerError::BadMemberUrls => (
+            Code::InvalidArgument,
+            "etcdserver: given member URLs are invalid",
+        ),
+        ServerError::NotLeader => (Code::FailedPrecondition, "etcdserver: not leader"),
+        ServerError::BadLeaderTransferee => (
+            Code::FailedPrecondition,
+            "etcdserver: bad leader transferee",
+        ),
+        // etcd's togRPCError has no entry for ErrTimeoutLeaderTransfer: Unknown with its text.
+        ServerError::LeaderTransferTimeout => (
+            Code::Unknown,
+            "etcdserver: request timed out, leader transfer took too long",
+        ),
         ServerError::InvalidArgument(text) => (Code::InvalidArgument, *text),
         ServerError::Fatal(_) => return (Code::Unknown, err.to_string()),
     };
@@ -158,6 +193,57 @@ mod tests {
             ServerError::InvalidArgument("etcdserver: key is not provided"),
             Code::InvalidArgument,
             "etcdserver: key is not provided",
+        );
+    }
+
+    #[test]
+    fn membership_errors_as_etcd() {
+        let failed = Code::FailedPrecondition;
+        check(
+            ServerError::PeerUrlExists,
+            failed,
+            "etcdserver: Peer URLs already exists",
+        );
+        check(
+            ServerError::MemberNotFound,
+            Code::NotFound,
+            "etcdserver: member not found",
+        );
+        check(
+            ServerError::MemberNotLearner,
+            failed,
+            "etcdserver: can only promote a learner member",
+        );
+        check(
+            ServerError::LearnerNotReady,
+            failed,
+            "etcdserver: can only promote a learner member which is in sync with leader",
+        );
+        check(
+            ServerError::TooManyLearners,
+            failed,
+            "etcdserver: too many learner members in cluster",
+        );
+        check(
+            ServerError::NotEnoughStartedMembers,
+            failed,
+            "etcdserver: re-configuration failed due to not enough started members",
+        );
+        check(
+            ServerError::BadMemberUrls,
+            Code::InvalidArgument,
+            "etcdserver: given member URLs are invalid",
+        );
+        check(ServerError::NotLeader, failed, "etcdserver: not leader");
+        check(
+            ServerError::BadLeaderTransferee,
+            failed,
+            "etcdserver: bad leader transferee",
+        );
+        check(
+            ServerError::LeaderTransferTimeout,
+            Code::Unknown,
+            "etcdserver: request timed out, leader transfer took too long",
         );
     }
 

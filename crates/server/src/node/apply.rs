@@ -97,7 +97,13 @@ impl Applier {
                 self.state.membership_mut().apply_conf_change(&cc);
                 store
                     .apply_noop(entry.index)
-                    .map_err(|e| format!("store: {e}"))
+                    .map_err(|e| format!("store: {e}"))?;
+                if cc.change_type == raft_core::ConfChangeType::RemoveNode
+                    && cc.node_id == self.state.member_id
+                {
+                    self.state.set_removed();
+                }
+                Ok(())
             }
             EntryType::Normal if entry.data.is_empty() => store
                 .apply_noop(entry.index)
@@ -154,6 +160,24 @@ impl Applier {
                 alarm,
             } => {
                 self.state.set_alarm(activate, member_id, alarm);
+                self.complete_empty(p.origin, p.id, index)
+            }
+            Body::UpdateMember {
+                member_id,
+                peer_urls,
+            } => {
+                self.state
+                    .membership_mut()
+                    .update_peer_urls(member_id, &peer_urls);
+                if member_id != self.state.member_id {
+                    let moved = Command::PeerMoved {
+                        id: member_id,
+                        peer_urls,
+                    };
+                    self.cmd_tx
+                        .blocking_send(moved)
+                        .map_err(|_| "the raft loop stopped".to_string())?;
+                }
                 self.complete_empty(p.origin, p.id, index)
             }
         }

@@ -53,6 +53,11 @@ impl Membership {
         self.removed.contains(&id)
     }
 
+    /// The ids removed for good.
+    pub(crate) fn removed_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.removed.iter().copied()
+    }
+
     /// Applies a committed conf change; its context is the member's record (for adds).
     pub(crate) fn apply_conf_change(&mut self, cc: &ConfChange) {
         match cc.change_type {
@@ -87,6 +92,32 @@ impl Membership {
             record.name = name.to_string();
             record.client_urls = client_urls.to_vec();
         }
+    }
+
+    /// Moves a member to new peer URLs (etcd's MemberUpdate).
+    pub(crate) fn update_peer_urls(&mut self, id: u64, peer_urls: &[String]) {
+        if let Some(record) = self.members.get_mut(&id) {
+            record.peer_urls = peer_urls.to_vec();
+        }
+    }
+
+    /// The member, other than `except`, that has one of these peer URLs.
+    pub(crate) fn peer_url_owner(&self, peer_urls: &[String], except: u64) -> Option<u64> {
+        self.members
+            .values()
+            .filter(|m| m.id != except)
+            .find(|m| m.peer_urls.iter().any(|u| peer_urls.contains(u)))
+            .map(|m| m.id)
+    }
+
+    /// The voting members.
+    pub(crate) fn voters(&self) -> impl Iterator<Item = &MemberRecord> {
+        self.members.values().filter(|m| !m.is_learner)
+    }
+
+    /// How many learners there are.
+    pub(crate) fn learner_count(&self) -> usize {
+        self.members.values().filter(|m| m.is_learner).count()
     }
 
     /// The members as the Cluster service reports them.

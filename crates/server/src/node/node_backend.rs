@@ -13,6 +13,7 @@ use transport_quic::Transport;
 use super::apply::ALARM_NOSPACE;
 use super::lessor::LeaseError;
 use super::lessor::Lessor;
+use super::peer_handler;
 use super::peer_handler::PeerRequest;
 use super::peer_handler::PeerResponse;
 use super::proposal;
@@ -43,6 +44,8 @@ pub struct NodeBackend {
     pub(crate) max_request_bytes: usize,
     /// etcd's request timeout: 5 s plus two election timeouts.
     pub(crate) request_timeout: Duration,
+    /// Flags for membership changes.
+    pub(crate) reconfig: super::reconfig::ReconfigConfig,
 }
 
 impl std::fmt::Debug for NodeBackend {
@@ -99,8 +102,20 @@ impl NodeBackend {
         Ok(())
     }
 
-    /// Proposes a request and waits until this member applied it.
+    /// Proposes a request and waits until this member applied it; counted in
+    /// etcd's `proposals_pending` and `proposals_failed` metrics.
     pub(crate) async fn propose(&self, body: Body) -> Result<mvcc::Applied, ServerError> {
+        let metrics = crate::http::metrics::global();
+        metrics.proposals_pending.inc();
+        let outcome = self.propose_and_wait(body).await;
+        metrics.proposals_pending.dec();
+        if outcome.is_err() {
+            metrics.proposals_failed.inc();
+        }
+        outcome
+    }
+
+    async fn propose_and_wait(&self, body: Body) -> Result<mvcc::Applied, ServerError> {
         self.check_ready()?;
         let (id, rx) = self.state.waiters.register();
         let proposal = Proposal {
@@ -147,7 +162,7 @@ impl NodeBackend {
     }
 
     /// Asks the leader about a lease (this member does not lead).
-    async fn forward(&self, request: PeerRequest) -> Result<PeerResponse, ServerError> {
+    pub(crate) async fn forward(&self, request: PeerRequest) -> Result<PeerResponse, ServerError> {
         let leader = self.state.leader();
         if leader == 0 {
             return Err(ServerError::NoLeader);
@@ -253,7 +268,12 @@ impl Backend for NodeBackend {
     }
 
     async fn lease_keep_alive(&self, id: i64) -> Result<i64, ServerError> {
-        match self.lessor.keep_alive(id, Instant::now()) {
+        let mut result = self.lessor.keep_alive(id, Instant::now());
+        if result == Err(LeaseError::NotFound) {
+            peer_handler::settle(&self.state).await;
+            result = self.lessor.keep_alive(id, Instant::now());
+        }
+        match result {
             Ok(ttl) => return Ok(ttl),
             Err(LeaseError::NotFound) => return Err(ServerError::LeaseNotFound),
             Err(LeaseError::NotLeader) => {}
@@ -266,7 +286,12 @@ impl Backend for NodeBackend {
     }
 
     async fn lease_time_to_live(&self, id: i64, keys: bool) -> Result<LeaseInfo, ServerError> {
-        match self.lessor.time_to_live(id, keys, Instant::now()) {
+        let mut result = self.lessor.time_to_live(id, keys, Instant::now());
+        if matches!(result, Err(LeaseError::NotFound)) {
+            peer_handler::settle(&self.state).await;
+            result = self.lessor.time_to_live(id, keys, Instant::now());
+        }
+        match result {
             Ok(info) => return Ok(info),
             Err(LeaseError::NotFound) => return Err(ServerError::LeaseNotFound),
             Err(LeaseError::NotLeader) => {}
@@ -322,6 +347,34 @@ impl Backend for NodeBackend {
 
     fn alarms(&self) -> Vec<Alarm> {
         self.state.alarm_list()
+    }
+
+    async fn member_add(
+        &self,
+        peer_urls: Vec<String>,
+        is_learner: bool,
+    ) -> Result<(Member, Vec<Member>), ServerError> {
+        self.add_member(peer_urls, is_learner).await
+    }
+
+    async fn member_remove(&self, id: u64) -> Result<Vec<Member>, ServerError> {
+        self.remove_member(id).await
+    }
+
+    async fn member_update(
+        &self,
+        id: u64,
+        peer_urls: Vec<String>,
+    ) -> Result<Vec<Member>, ServerError> {
+        self.update_member(id, peer_urls).await
+    }
+
+    async fn member_promote(&self, id: u64) -> Result<Vec<Member>, ServerError> {
+        self.promote_member(id).await
+    }
+
+    async fn move_leader(&self, target: u64) -> Result<(), ServerError> {
+        self.move_leadership(target).await
     }
 
     async fn change_alarm(

@@ -3,6 +3,8 @@
 //! lessor here.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,6 +30,8 @@ pub(crate) enum PeerRequest {
     KeepAlive { id: i64 },
     /// A lease's remaining time.
     TimeToLive { id: i64, keys: bool },
+    /// May this learner be promoted (is it in sync with the leader)?
+    PromoteCheck { id: u64 },
 }
 
 /// The leader's answer.
@@ -45,6 +49,8 @@ pub(crate) enum PeerResponse {
     NotFound,
     /// The receiver does not lead.
     NotLeader,
+    /// The leader's verdict on a promotion.
+    Promote(super::reconfig::PromoteVerdict),
 }
 
 /// Implements the transport's callbacks.
@@ -55,6 +61,37 @@ pub(crate) struct PeerHandler {
     pub(crate) cmd_tx: mpsc::Sender<Command>,
     pub(crate) lessor: Arc<Lessor>,
     pub(crate) layout: Layout,
+}
+
+/// The longest a lease request waits for this member to apply what is committed.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Waits (bounded) until this member has applied everything it knows committed.
+///
+/// A lease granted through a follower was committed before the client heard
+/// of it, and a follower learns commits from the leader: once the leader has
+/// applied its commit index, it knows every lease any client was told of. So
+/// a lease "not found" is only final after this.
+pub(crate) async fn settle(state: &NodeState) {
+    let commit = state.commit_index.load(Ordering::Acquire);
+    let mut applied = state.applied.subscribe();
+    let _ = tokio::time::timeout(SETTLE_TIMEOUT, applied.wait_for(|a| *a >= commit)).await;
+}
+
+/// Answers a forwarded lease request with the lessor; "not found" only after
+/// the member applied what it knows committed (see [`settle`]).
+pub(crate) async fn answer_settled(
+    state: &NodeState,
+    lessor: &Lessor,
+    request: PeerRequest,
+) -> PeerResponse {
+    match answer(lessor, request.clone()) {
+        PeerResponse::NotFound => {
+            settle(state).await;
+            answer(lessor, request)
+        }
+        response => response,
+    }
 }
 
 /// Answers a forwarded lease request with this member's lessor.
@@ -71,6 +108,8 @@ pub(crate) fn answer(lessor: &Lessor, request: PeerRequest) -> PeerResponse {
                     keys: info.keys,
                 })
         }
+        // Answered by the raft loop (see `on_request`), never by the lessor.
+        PeerRequest::PromoteCheck { .. } => Err(LeaseError::NotLeader),
     };
     match result {
         Ok(response) => response,
@@ -115,9 +154,23 @@ impl RaftHandler for PeerHandler {
     }
 
     fn on_request(&self, _from: u64, body: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
-        let answer = proposal::decode::<PeerRequest>(&body)
-            .map(|request| answer(&self.lessor, request))
-            .and_then(|response| proposal::encode(&response).map_err(|e| e.to_string()));
+        let state = Arc::clone(&self.state);
+        let lessor = Arc::clone(&self.lessor);
+        let cmd_tx = self.cmd_tx.clone();
+        Box::pin(async move {
+            let request = proposal::decode::<PeerRequest>(&body)?;
+            let response = match request {
+                PeerRequest::PromoteCheck { id } => {
+                    PeerResponse::Promote(super::member_changes::promote_verdict(&cmd_tx, id).await)
+                }
+                request => answer_settled(&state, &lessor, request).await,
+            };
+            proposal::encode(&response)
+        })
+    }
+
+    fn on_join(&self, body: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+        let answer = super::join::answer(&self.state, &body);
         Box::pin(async move { answer })
     }
 

@@ -42,6 +42,11 @@ pub(crate) enum Body {
         member_id: u64,
         alarm: i32,
     },
+    /// A member moves to new peer URLs (etcd's MemberUpdate; not a raft conf change).
+    UpdateMember {
+        member_id: u64,
+        peer_urls: Vec<String>,
+    },
 }
 
 /// The server's small state stored beside the store in a raft snapshot.

@@ -75,6 +75,20 @@ pub(crate) enum Command {
     SnapshotStatus { to: u64, failed: bool },
     /// Hand leadership to another voter (graceful stop); answers when done or hopeless.
     TransferLeadership(oneshot::Sender<()>),
+    /// Propose a membership change; answers whether raft took the proposal.
+    ProposeConfChange {
+        cc: ConfChange,
+        reply: oneshot::Sender<Result<(), ServerError>>,
+    },
+    /// Raft's view of the cluster (progress only on the leader).
+    RaftStatus(oneshot::Sender<raft_core::Status>),
+    /// Hand leadership to `target` (MoveLeader); answers whether the transfer started.
+    MoveLeader {
+        target: u64,
+        reply: oneshot::Sender<Result<(), ServerError>>,
+    },
+    /// A member moved to new peer URLs (applied MemberUpdate).
+    PeerMoved { id: u64, peer_urls: Vec<String> },
     /// Stop the loop.
     Stop,
 }
@@ -253,6 +267,16 @@ impl RaftLoop {
                 self.raw.report_snapshot(to, failed);
             }
             Command::TransferLeadership(reply) => self.start_transfer(reply),
+            Command::ProposeConfChange { cc, reply } => {
+                let _ = reply.send(self.propose_member_change(cc));
+            }
+            Command::RaftStatus(reply) => {
+                let _ = reply.send(self.raw.status());
+            }
+            Command::MoveLeader { target, reply } => {
+                let _ = reply.send(self.move_leader(target));
+            }
+            Command::PeerMoved { id, peer_urls } => self.peer_moved(id, &peer_urls),
             Command::Stop => {}
         }
         Ok(())

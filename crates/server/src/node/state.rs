@@ -60,6 +60,8 @@ pub(crate) struct NodeState {
     pub(crate) fatal_notify: tokio::sync::Notify,
     /// True once the member is stopping.
     pub(crate) stopping: AtomicBool,
+    /// True once this member knows it was removed from the cluster.
+    pub(crate) removed: AtomicBool,
 }
 
 impl NodeState {
@@ -93,6 +95,7 @@ impl NodeState {
             restart: Mutex::new(None),
             fatal_notify: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
         }
     }
 
@@ -125,6 +128,17 @@ impl NodeState {
         if restart.is_none() {
             *restart = Some(reason);
         }
+        self.stopping.store(true, Ordering::Release);
+        self.fatal_notify.notify_waiters();
+        self.fatal_notify.notify_one();
+    }
+
+    /// Records that this member was removed from the cluster: it stops serving.
+    pub(crate) fn set_removed(&self) {
+        if self.removed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!("the member has been permanently removed from the cluster");
         self.stopping.store(true, Ordering::Release);
         self.fatal_notify.notify_waiters();
         self.fatal_notify.notify_one();

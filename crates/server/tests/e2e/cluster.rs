@@ -427,6 +427,27 @@ mod serial {
         );
     }
 
+    /// A lease granted through a follower is known to the leader's lessor
+    /// by the time the follower answers the grant: keep-alive and
+    /// time-to-live right after it (forwarded to the leader) find it.
+    async fn leases_granted_through_a_follower_are_renewed_at_once(follower: &Member) {
+        let mut client = connect(follower).await;
+        for round in 0..20 {
+            let id = client.lease_grant(30, None).await.unwrap().id();
+            let (mut keeper, mut responses) = client.lease_keep_alive(id).await.unwrap();
+            keeper.keep_alive().await.unwrap();
+            let renewed = responses.message().await.unwrap().unwrap();
+            assert_eq!(
+                (renewed.id(), renewed.ttl()),
+                (id, 30),
+                "round {round}: keep-alive right after the grant"
+            );
+            let ttl = client.lease_time_to_live(id, None).await.unwrap();
+            assert_eq!(ttl.granted_ttl(), 30, "round {round}: time-to-live");
+            assert!(ttl.ttl() > 0, "round {round}: the lease is alive");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn three_members_survive_leader_kill() {
         let dir = tempfile::tempdir().unwrap();
@@ -463,6 +484,7 @@ mod serial {
             .position(|&id| id == leader_id)
             .expect("the leader is a member");
         let survivor = (leader + 1) % 3;
+        leases_granted_through_a_follower_are_renewed_at_once(&members[survivor]).await;
 
         let killed_at = Instant::now();
         members[leader].kill();

@@ -252,6 +252,22 @@ async fn random_drops_and_duplicates_follow_the_seed() {
     assert_eq!(twice.len(), 200);
 }
 
+#[tokio::test]
+async fn faults_on_every_link_spare_links_with_their_own_and_heal() {
+    let c = cluster(seed());
+    c.net.set_every_link(LinkFaults {
+        drop_ratio: 1.0,
+        ..LinkFaults::default()
+    });
+    c.net.set_link(1, 2, LinkFaults::default());
+    c.net.set_link(3, 1, LinkFaults::default());
+    assert_eq!(links(&c.all_to_all(1)), [(1, 2), (3, 1)]);
+    assert_eq!(c.net.every_link().drop_ratio, 1.0);
+    c.net.heal();
+    assert_eq!(c.net.every_link(), LinkFaults::default());
+    assert_eq!(links(&c.all_to_all(2)), ALL_LINKS);
+}
+
 #[tokio::test(start_paused = true)]
 async fn delayed_messages_arrive_after_the_delay() {
     let c = cluster(seed());

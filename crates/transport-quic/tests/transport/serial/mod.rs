@@ -3,6 +3,7 @@
 mod fault;
 mod framing;
 mod identity;
+mod join;
 mod links;
 mod million;
 mod snapshot;
