@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::path::PathBuf;
 
 use protox::prost_reflect::Cardinality;
@@ -68,7 +67,11 @@ const DELIBERATELY_ABSENT: [(&str, &str); 9] = [
 ];
 
 fn ours() -> DescriptorPool {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
+    // The runtime value first: a test binary reused from a checkout at
+    // another path (a shared target directory) must read this checkout.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root = crate_dir.join("proto");
     let mut compiler = protox::Compiler::new([root]).unwrap();
     compiler.open_files(ETCD_FILES).unwrap();
     compiler.descriptor_pool()

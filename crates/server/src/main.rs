@@ -184,7 +184,11 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
         backend.transfer_leadership().await;
     }
     let _ = stop_tx.send(());
-    if !serving_done {
+    if matches!(outcome, Ok(Exit::Restart)) {
+        // Back in a moment with the leader's snapshot: clients reconnect,
+        // and open streams must not hold the restart up.
+        serving.abort();
+    } else if !serving_done {
         let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     }
     // The member's state must be released for `stop` to close the store promptly.
