@@ -32,6 +32,9 @@ pub enum ServerError {
     /// The space quota is exhausted (NOSPACE alarm).
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,
+    /// A CORRUPT alarm is raised: writes stop until an operator acts.
+    #[error("etcdserver: corrupt cluster")]
+    CorruptCluster,
     /// A member with one of these peer URLs exists.
     #[error("etcdserver: Peer URLs already exists")]
     PeerUrlExists,

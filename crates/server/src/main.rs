@@ -66,6 +66,8 @@ fn init_tracing(level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a terminal only: log files and collectors get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -128,6 +130,12 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
     let node = Node::start(&config)
         .await
         .context("cannot start the member")?;
+    if config.initial_corrupt_check
+        && let Err(reason) = node.initial_corruption_check().await
+    {
+        node.stop().await;
+        anyhow::bail!("{reason}");
+    }
     let backend = node.backend();
     let options = grpc::ServeOptions {
         client_urls: config

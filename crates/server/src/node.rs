@@ -15,6 +15,7 @@
 mod apply;
 mod boot;
 mod compactor;
+mod corruption;
 mod force_new_cluster;
 mod join;
 mod lessor;
@@ -220,6 +221,11 @@ impl Node {
         if let Some(mode) = config.auto_compaction {
             tasks.push(tokio::spawn(compaction_loop(Arc::clone(&backend), mode)));
         }
+        if !config.corrupt_check_interval.is_zero() {
+            let checks =
+                corruption::periodic_checks(Arc::clone(&backend), config.corrupt_check_interval);
+            tasks.push(tokio::spawn(checks));
+        }
         tracing::info!(
             name = %config.name,
             member_id = format!("{member_id:x}"),
@@ -234,6 +240,12 @@ impl Node {
             threads,
             tasks,
         })
+    }
+
+    /// etcd's `--experimental-initial-corrupt-check`: compares this member's
+    /// HashKV with its peers' at its revision; an error names those that differ.
+    pub async fn initial_corruption_check(&self) -> Result<(), String> {
+        corruption::initial_check(&self.backend).await
     }
 
     /// The client services' view of the member.

@@ -57,6 +57,7 @@ fn code_and_message(err: &ServerError) -> (Code, String) {
             Code::ResourceExhausted,
             "etcdserver: mvcc: database space exceeded",
         ),
+        ServerError::CorruptCluster => (Code::DataLoss, "etcdserver: corrupt cluster"),
         ServerError::PeerUrlExists => (
             Code::FailedPrecondition,
             "etcdserver: Peer URLs already exists",

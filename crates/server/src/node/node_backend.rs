@@ -167,8 +167,17 @@ impl NodeBackend {
         if leader == 0 {
             return Err(ServerError::NoLeader);
         }
+        self.ask(leader, request).await
+    }
+
+    /// Sends a request to one member over the peer transport and waits for its answer.
+    pub(crate) async fn ask(
+        &self,
+        member: u64,
+        request: PeerRequest,
+    ) -> Result<PeerResponse, ServerError> {
         let body = proposal::encode(&request).map_err(ServerError::Fatal)?;
-        let call = self.transport.request(leader, body);
+        let call = self.transport.request(member, body);
         let answer = tokio::time::timeout(self.request_timeout, call)
             .await
             .map_err(|_| ServerError::Timeout)?
@@ -238,6 +247,14 @@ impl Backend for NodeBackend {
             .any(|a| a.alarm == ALARM_NOSPACE);
         if nospace && adds_data(&op) {
             return Err(ServerError::NoSpace);
+        }
+        let corrupt = self
+            .state
+            .alarm_list()
+            .iter()
+            .any(|a| a.alarm == super::corruption::ALARM_CORRUPT);
+        if corrupt {
+            return Err(ServerError::CorruptCluster);
         }
         self.propose(Body::Write(WireOp::from(&op))).await
     }

@@ -32,6 +32,8 @@ pub(crate) enum PeerRequest {
     TimeToLive { id: i64, keys: bool },
     /// May this learner be promoted (is it in sync with the leader)?
     PromoteCheck { id: u64 },
+    /// This member's HashKV at a revision (the corruption checks).
+    HashKv { revision: i64 },
 }
 
 /// The leader's answer.
@@ -51,6 +53,8 @@ pub(crate) enum PeerResponse {
     NotLeader,
     /// The leader's verdict on a promotion.
     Promote(super::reconfig::PromoteVerdict),
+    /// A member's HashKV, or why it has none at that revision.
+    Hash(Result<super::corruption::HashAt, String>),
 }
 
 /// Implements the transport's callbacks.
@@ -108,8 +112,8 @@ pub(crate) fn answer(lessor: &Lessor, request: PeerRequest) -> PeerResponse {
                     keys: info.keys,
                 })
         }
-        // Answered by the raft loop (see `on_request`), never by the lessor.
-        PeerRequest::PromoteCheck { .. } => Err(LeaseError::NotLeader),
+        // Answered elsewhere (see `on_request`), never by the lessor.
+        PeerRequest::PromoteCheck { .. } | PeerRequest::HashKv { .. } => Err(LeaseError::NotLeader),
     };
     match result {
         Ok(response) => response,
@@ -162,6 +166,9 @@ impl RaftHandler for PeerHandler {
             let response = match request {
                 PeerRequest::PromoteCheck { id } => {
                     PeerResponse::Promote(super::member_changes::promote_verdict(&cmd_tx, id).await)
+                }
+                PeerRequest::HashKv { revision } => {
+                    PeerResponse::Hash(super::corruption::hash_at(&state.store, revision).await)
                 }
                 request => answer_settled(&state, &lessor, request).await,
             };

@@ -312,6 +312,85 @@ mod serial {
         assert!(left.alarms().is_empty(), "disarmed");
     }
 
+    /// Corruption checks run at start and periodically on the leader without
+    /// false alarms; a raised CORRUPT alarm stops writes until disarmed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corruption_checks_agree_and_a_corrupt_alarm_stops_writes() {
+        use etcd_client::AlarmAction;
+        use etcd_client::AlarmType;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 3);
+        let checks = [
+            "--experimental-initial-corrupt-check",
+            "--experimental-corrupt-check-time=200ms",
+        ];
+        for m in members.iter_mut() {
+            m.start(&initial, &checks);
+        }
+        for m in members.iter_mut() {
+            m.wait_healthy();
+        }
+        for i in 0..20 {
+            put_until_acked(&members[i % 3], &format!("c{i}"), "v").await;
+        }
+        let deadline = Instant::now() + PATIENCE;
+        let agreed = |m: &Member| {
+            m.log_text()
+                .lines()
+                .filter(|l| {
+                    l.contains("corruption check: members agree") && l.contains("compared=2")
+                })
+                .count()
+        };
+        while members.iter().map(agreed).sum::<usize>() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "the leader never compared hashes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            members
+                .iter()
+                .all(|m| m.log_text().contains("initial corruption check"))
+        );
+        let mut client = connect(&members[0]).await;
+        let alarms = client
+            .alarm(AlarmAction::Get, AlarmType::None, None)
+            .await
+            .unwrap();
+        assert!(alarms.alarms().is_empty(), "no false alarm");
+
+        let id = client.status().await.unwrap().header().unwrap().member_id();
+        let mut on_member = etcd_client::AlarmOptions::new();
+        on_member.with_member(id);
+        client
+            .alarm(
+                AlarmAction::Activate,
+                AlarmType::Corrupt,
+                Some(on_member.clone()),
+            )
+            .await
+            .unwrap();
+        let refused = client.put("c-after", "v", None).await.unwrap_err();
+        let etcd_client::Error::GRpcStatus(status) = refused else {
+            panic!("not a gRPC status: {refused:?}")
+        };
+        assert_eq!(status.code(), tonic::Code::DataLoss);
+        assert_eq!(status.message(), "etcdserver: corrupt cluster");
+        assert_eq!(
+            client.get("c1", None).await.unwrap().kvs().len(),
+            1,
+            "reads still work"
+        );
+        client
+            .alarm(AlarmAction::Deactivate, AlarmType::Corrupt, Some(on_member))
+            .await
+            .unwrap();
+        client.put("c-after", "v", None).await.unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn data_dir_of_another_cluster_is_refused() {
         let dir = tempfile::tempdir().unwrap();
