@@ -7,6 +7,9 @@
 #[path = "e2e/support.rs"]
 mod support;
 
+#[path = "e2e/member.rs"]
+mod member;
+
 #[path = "e2e/api.rs"]
 mod api;
 

@@ -7,10 +7,6 @@
 
 mod serial {
     use std::path::Path;
-    use std::path::PathBuf;
-    use std::process::Child;
-    use std::process::Command;
-    use std::process::Stdio;
     use std::sync::Arc;
     use std::sync::Mutex;
     use std::sync::atomic::AtomicBool;
@@ -18,144 +14,32 @@ mod serial {
     use std::time::Duration;
     use std::time::Instant;
 
-    use etcd_client::Client;
     use etcd_client::GetOptions;
     use server::restore;
     use server::restore::RestoreError;
     use server::restore::RestoreOptions;
 
+    use crate::member::Member;
+    use crate::member::PATIENCE;
+    use crate::member::cluster;
     use crate::support::etcdctl;
-    use crate::support::free_port;
     use crate::support::have_program;
-    use crate::support::http_get;
 
-    /// Generous bound for anything to happen (slow shared CI machines).
-    const PATIENCE: Duration = Duration::from_secs(90);
     /// Writes made before the first save.
     const KEYS_BEFORE: usize = 40;
     /// 64 KiB values written first, so that a snapshot spans many 32 KiB chunks.
     const BIG_VALUES: usize = 8;
 
-    /// One member's identity and process.
-    struct Member {
-        name: String,
-        client_port: u16,
-        peer_port: u16,
-        data_dir: PathBuf,
-        log: PathBuf,
-        child: Option<Child>,
-    }
-
-    impl Drop for Member {
-        fn drop(&mut self) {
-            self.kill();
+    /// The restore flags that make `member`'s data directory.
+    fn restore_options(member: &Member, initial_cluster: &str, token: &str) -> RestoreOptions {
+        RestoreOptions {
+            name: member.name.clone(),
+            data_dir: Some(member.data_dir.clone()),
+            initial_cluster: initial_cluster.into(),
+            initial_cluster_token: token.into(),
+            initial_advertise_peer_urls: member.peer_url(),
+            ..RestoreOptions::default()
         }
-    }
-
-    impl Member {
-        fn client_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.client_port)
-        }
-
-        fn peer_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.peer_port)
-        }
-
-        fn start(&mut self, initial_cluster: &str, extra: &[&str]) {
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_keel"))
-                .arg(format!("--name={}", self.name))
-                .arg(format!("--data-dir={}", self.data_dir.display()))
-                .arg(format!("--listen-client-urls={}", self.client_url()))
-                .arg(format!("--advertise-client-urls={}", self.client_url()))
-                .arg(format!("--listen-peer-urls={}", self.peer_url()))
-                .arg(format!("--initial-advertise-peer-urls={}", self.peer_url()))
-                .arg(format!("--initial-cluster={initial_cluster}"))
-                .args(["--heartbeat-interval=50", "--election-timeout=500"])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            self.child = Some(child);
-        }
-
-        /// SIGKILL, as a crash.
-        fn kill(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-
-        fn log_text(&self) -> String {
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        }
-
-        /// Waits until `/health` answers 200 (a leader exists and a linearizable read passes).
-        fn wait_healthy(&mut self) {
-            let deadline = Instant::now() + PATIENCE;
-            let addr = format!("127.0.0.1:{}", self.client_port);
-            while Instant::now() < deadline {
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("{} exited with {status}:\n{}", self.name, self.log_text());
-                }
-                if let Ok((200, _)) = http_get(&addr, "/health") {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            panic!(
-                "{} not healthy within {PATIENCE:?}:\n{}",
-                self.name,
-                self.log_text()
-            );
-        }
-
-        async fn client(&self) -> Client {
-            let options = etcd_client::ConnectOptions::new()
-                .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(10));
-            Client::connect([self.client_url()], Some(options))
-                .await
-                .unwrap()
-        }
-
-        /// The restore flags that make this member's data directory.
-        fn restore_options(&self, initial_cluster: &str, token: &str) -> RestoreOptions {
-            RestoreOptions {
-                name: self.name.clone(),
-                data_dir: Some(self.data_dir.clone()),
-                initial_cluster: initial_cluster.into(),
-                initial_cluster_token: token.into(),
-                initial_advertise_peer_urls: self.peer_url(),
-                ..RestoreOptions::default()
-            }
-        }
-    }
-
-    fn cluster(dir: &Path, prefix: &str, size: usize) -> (Vec<Member>, String) {
-        let members: Vec<Member> = (0..size)
-            .map(|i| Member {
-                name: format!("{prefix}{i}"),
-                client_port: free_port(),
-                peer_port: free_port(),
-                data_dir: dir.join(format!("{prefix}{i}")),
-                log: dir.join(format!("{prefix}{i}.log")),
-                child: None,
-            })
-            .collect();
-        let initial = members
-            .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_url()))
-            .collect::<Vec<_>>()
-            .join(",");
-        (members, initial)
     }
 
     fn start_all(members: &mut [Member], initial: &str, extra: &[&str]) {
@@ -312,7 +196,7 @@ mod serial {
         let token = format!("restored-{prefix}");
         let mut revisions = Vec::new();
         for m in &members {
-            let restored = restore::restore(file, &m.restore_options(&initial, &token)).unwrap();
+            let restored = restore::restore(file, &restore_options(m, &initial, &token)).unwrap();
             revisions.push(restored.revision);
         }
         assert!(revisions.windows(2).all(|w| w[0] == w[1]));

@@ -2,8 +2,6 @@
 //! loopback, killed with SIGKILL and restarted from their data directories.
 
 mod serial {
-    use std::path::PathBuf;
-    use std::process::Child;
     use std::process::Command;
     use std::process::Stdio;
     use std::time::Duration;
@@ -12,125 +10,20 @@ mod serial {
     use etcd_client::Client;
     use etcd_client::GetOptions;
 
-    use crate::support::free_port;
-    use crate::support::http_get;
-
-    /// Generous bound for anything to happen (slow shared CI machines).
-    const PATIENCE: Duration = Duration::from_secs(90);
-
-    /// One member's identity and process.
-    struct Member {
-        name: String,
-        client_port: u16,
-        peer_port: u16,
-        data_dir: PathBuf,
-        log: PathBuf,
-        child: Option<Child>,
-    }
-
-    impl Drop for Member {
-        fn drop(&mut self) {
-            self.kill();
-        }
-    }
-
-    impl Member {
-        fn client_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.client_port)
-        }
-
-        fn peer_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.peer_port)
-        }
-
-        fn start(&mut self, initial_cluster: &str, extra: &[&str]) {
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_keel"))
-                .arg(format!("--name={}", self.name))
-                .arg(format!("--data-dir={}", self.data_dir.display()))
-                .arg(format!("--listen-client-urls={}", self.client_url()))
-                .arg(format!("--advertise-client-urls={}", self.client_url()))
-                .arg(format!("--listen-peer-urls={}", self.peer_url()))
-                .arg(format!("--initial-advertise-peer-urls={}", self.peer_url()))
-                .arg(format!("--initial-cluster={initial_cluster}"))
-                .args(["--heartbeat-interval=50", "--election-timeout=500"])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            self.child = Some(child);
-        }
-
-        /// SIGKILL, as a crash.
-        fn kill(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-
-        fn log_text(&self) -> String {
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        }
-
-        /// Waits until `/health` answers 200 (a leader exists and a linearizable read passes here).
-        fn wait_healthy(&mut self) {
-            let deadline = Instant::now() + PATIENCE;
-            let addr = format!("127.0.0.1:{}", self.client_port);
-            while Instant::now() < deadline {
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("{} exited with {status}:\n{}", self.name, self.log_text());
-                }
-                if let Ok((200, _)) = http_get(&addr, "/health") {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            panic!(
-                "{} not healthy within {PATIENCE:?}:\n{}",
-                self.name,
-                self.log_text()
-            );
-        }
-    }
-
-    fn cluster(dir: &std::path::Path, size: usize) -> (Vec<Member>, String) {
-        let members: Vec<Member> = (0..size)
-            .map(|i| Member {
-                name: format!("m{i}"),
-                client_port: free_port(),
-                peer_port: free_port(),
-                data_dir: dir.join(format!("m{i}")),
-                log: dir.join(format!("m{i}.log")),
-                child: None,
-            })
-            .collect();
-        let initial = members
-            .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_url()))
-            .collect::<Vec<_>>()
-            .join(",");
-        (members, initial)
-    }
+    use crate::member::Member;
+    use crate::member::PATIENCE;
 
     async fn connect(member: &Member) -> Client {
-        connect_with_timeout(member, Duration::from_secs(10)).await
+        member.client_with_timeout(Duration::from_secs(10)).await
     }
 
     /// A client whose requests give up after `timeout` (so retries cycle fast during a failover).
     async fn connect_with_timeout(member: &Member, timeout: Duration) -> Client {
-        let options = etcd_client::ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(timeout);
-        Client::connect([member.client_url()], Some(options))
-            .await
-            .unwrap()
+        member.client_with_timeout(timeout).await
+    }
+
+    fn cluster(dir: &std::path::Path, size: usize) -> (Vec<Member>, String) {
+        crate::member::cluster(dir, "m", size)
     }
 
     /// The leader's id as `member` reports it, 0 when it knows none.
@@ -227,18 +120,9 @@ mod serial {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn flags_come_from_etcd_and_keel_environment_variables() {
         let dir = tempfile::tempdir().unwrap();
-        let (client_port, peer_port) = (free_port(), free_port());
-        let client_url = format!("http://127.0.0.1:{client_port}");
-        let peer_url = format!("http://127.0.0.1:{peer_port}");
-        let log = std::fs::File::create(dir.path().join("env.log")).unwrap();
-        let mut member = Member {
-            name: "from-env".into(),
-            client_port,
-            peer_port,
-            data_dir: dir.path().join("d"),
-            log: dir.path().join("env.log"),
-            child: None,
-        };
+        let mut member = Member::new(dir.path(), "from-env");
+        let (client_url, peer_url) = (member.client_url(), member.peer_url());
+        let log = std::fs::File::create(&member.log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_keel"))
             .env("ETCD_NAME", "from-env")
             .env("ETCD_DATA_DIR", &member.data_dir)
@@ -252,7 +136,7 @@ mod serial {
             .stderr(log)
             .spawn()
             .unwrap();
-        member.child = Some(child);
+        member.adopt(child);
         member.wait_healthy();
         let mut client = connect(&member).await;
         let members = client.member_list().await.unwrap();
@@ -400,8 +284,7 @@ mod serial {
         member.wait_healthy();
         member.kill();
         member.start(&initial, &["--initial-cluster-token=another-cluster"]);
-        let status = member.child.as_mut().unwrap().wait().unwrap();
-        member.child = None;
+        let status = member.wait_exit();
         assert!(!status.success());
         assert!(
             member.log_text().contains("belongs to cluster"),

@@ -5,12 +5,6 @@
 //! through the real `etcdctl`.
 
 mod serial {
-    use std::path::Path;
-    use std::path::PathBuf;
-    use std::process::Child;
-    use std::process::Command;
-    use std::process::ExitStatus;
-    use std::process::Stdio;
     use std::time::Duration;
     use std::time::Instant;
 
@@ -18,160 +12,42 @@ mod serial {
     use etcd_client::MemberAddOptions;
     use tonic::Code;
 
+    use crate::member::Member;
+    use crate::member::PATIENCE;
+    use crate::member::initial_cluster;
     use crate::support::etcdctl;
     use crate::support::free_port;
-    use crate::support::http_get;
 
-    /// Generous bound for anything to happen (slow shared CI machines).
-    const PATIENCE: Duration = Duration::from_secs(90);
+    /// Entries a leader keeps behind a snapshot for slow followers: few, so
+    /// that a member that joins late needs a snapshot.
+    const CATCH_UP_ENTRIES: u64 = 10;
 
-    /// Flags every member gets: fast elections, frequent snapshots.
-    const TIMING: [&str; 3] = [
-        "--heartbeat-interval=50",
-        "--election-timeout=500",
-        "--snapshot-count=100",
-    ];
-
-    /// One member's identity and process.
-    struct Member {
-        name: String,
-        client_port: u16,
-        peer_port: u16,
-        data_dir: PathBuf,
-        log: PathBuf,
-        child: Option<Child>,
-        /// Entries a leader keeps behind a snapshot for slow followers.
-        catch_up_entries: u64,
+    /// Starts `m` with frequent snapshots (every 100 entries) as a member of
+    /// a `new` or `existing` cluster.
+    fn start(m: &mut Member, initial_cluster: &str, state: &str) {
+        start_keeping(m, initial_cluster, state, CATCH_UP_ENTRIES);
     }
 
-    impl Drop for Member {
-        fn drop(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+    /// [`start`], with `catch_up_entries` kept behind each snapshot.
+    fn start_keeping(m: &mut Member, initial_cluster: &str, state: &str, catch_up_entries: u64) {
+        let state = format!("--initial-cluster-state={state}");
+        let catch_up = format!("--experimental-snapshot-catchup-entries={catch_up_entries}");
+        m.start(
+            initial_cluster,
+            &[&state, "--snapshot-count=100", &catch_up],
+        );
     }
 
-    impl Member {
-        fn new(dir: &Path, name: &str) -> Member {
-            Member {
-                name: name.to_string(),
-                client_port: free_port(),
-                peer_port: free_port(),
-                data_dir: dir.join(name),
-                log: dir.join(format!("{name}.log")),
-                child: None,
-                // Few: a member that joins late needs a snapshot.
-                catch_up_entries: 10,
-            }
-        }
-
-        fn client_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.client_port)
-        }
-
-        fn peer_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.peer_port)
-        }
-
-        fn start(&mut self, initial_cluster: &str, state: &str) {
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_keel"))
-                .arg(format!("--name={}", self.name))
-                .arg(format!("--data-dir={}", self.data_dir.display()))
-                .arg(format!("--listen-client-urls={}", self.client_url()))
-                .arg(format!("--advertise-client-urls={}", self.client_url()))
-                .arg(format!("--listen-peer-urls={}", self.peer_url()))
-                .arg(format!("--initial-advertise-peer-urls={}", self.peer_url()))
-                .arg(format!("--initial-cluster={initial_cluster}"))
-                .arg(format!("--initial-cluster-state={state}"))
-                .args(TIMING)
-                .arg(format!(
-                    "--experimental-snapshot-catchup-entries={}",
-                    self.catch_up_entries
-                ))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            self.child = Some(child);
-        }
-
-        fn kill(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-
-        fn log_text(&self) -> String {
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        }
-
-        /// Waits until `/health` answers 200 (a leader, and a linearizable read passes here).
-        fn wait_healthy(&mut self) {
-            let deadline = Instant::now() + PATIENCE;
-            let addr = format!("127.0.0.1:{}", self.client_port);
-            while Instant::now() < deadline {
-                if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                    panic!("{} exited with {status}:\n{}", self.name, self.log_text());
-                }
-                if let Ok((200, _)) = http_get(&addr, "/health") {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            panic!("{} not healthy in time:\n{}", self.name, self.log_text());
-        }
-
-        /// Waits for the process to exit on its own.
-        fn wait_exit(&mut self) -> ExitStatus {
-            let deadline = Instant::now() + PATIENCE;
-            let child = self.child.as_mut().expect("running");
-            while Instant::now() < deadline {
-                if let Some(status) = child.try_wait().unwrap() {
-                    self.child = None;
-                    return status;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            panic!("{} did not exit:\n{}", self.name, self.log_text());
-        }
-
-        async fn client(&self) -> Client {
-            let options = etcd_client::ConnectOptions::new()
-                .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(20));
-            Client::connect([self.client_url()], Some(options))
-                .await
-                .unwrap()
-        }
-
-        /// `etcdctl` against this member; panics unless it succeeds; returns stdout.
-        fn etcdctl_ok(&self, args: &[&str]) -> String {
-            let out = etcdctl(&self.client_url(), args, "");
-            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            assert!(
-                out.status.success(),
-                "etcdctl {args:?}: {stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            stdout
-        }
-    }
-
-    fn initial_cluster(members: &[&Member]) -> String {
-        members
-            .iter()
-            .map(|m| format!("{}={}", m.name, m.peer_url()))
-            .collect::<Vec<_>>()
-            .join(",")
+    /// `etcdctl` against `m`; panics unless it succeeds; returns stdout.
+    fn etcdctl_ok(m: &Member, args: &[&str]) -> String {
+        let out = etcdctl(&m.client_url(), args, "");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "etcdctl {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
     /// Asserts that `result` is etcd's error with this code and message.
@@ -257,7 +133,8 @@ mod serial {
         let mut m0 = Member::new(dir.path(), "m0");
         let mut m1 = Member::new(dir.path(), "m1");
         let mut m2 = Member::new(dir.path(), "m2");
-        m0.start(&initial_cluster(&[&m0]), "new");
+        let named = initial_cluster(&[&m0]);
+        start(&mut m0, &named, "new");
         m0.wait_healthy();
         let mut c0 = m0.client().await;
         for i in 0..300 {
@@ -290,7 +167,8 @@ mod serial {
 
         // The new member learns its ids from m0 and catches up through a
         // snapshot (the log it needs was compacted).
-        m1.start(&initial_cluster(&[&m0, &m1]), "existing");
+        let named = initial_cluster(&[&m0, &m1]);
+        start(&mut m1, &named, "existing");
         m1.wait_healthy();
         wait_started(&m0, "m1").await;
         let mut c1 = m1.client().await;
@@ -308,13 +186,16 @@ mod serial {
         c1.put("via-m1", "yes", None).await.unwrap();
 
         // A learner, through the real etcdctl.
-        let out = m0.etcdctl_ok(&[
-            "member",
-            "add",
-            "m2",
-            &format!("--peer-urls={}", m2.peer_url()),
-            "--learner",
-        ]);
+        let out = etcdctl_ok(
+            &m0,
+            &[
+                "member",
+                "add",
+                "m2",
+                &format!("--peer-urls={}", m2.peer_url()),
+                "--learner",
+            ],
+        );
         let m2_id = added_id(&out);
         assert!(
             out.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""),
@@ -341,7 +222,8 @@ mod serial {
             "etcdserver: can only promote a learner member which is in sync with leader",
         );
 
-        m2.start(&initial_cluster(&[&m0, &m1, &m2]), "existing");
+        let named = initial_cluster(&[&m0, &m1, &m2]);
+        start(&mut m2, &named, "existing");
         let deadline = Instant::now() + PATIENCE;
         let hex = format!("{m2_id:x}");
         loop {
@@ -381,7 +263,8 @@ mod serial {
             .await
             .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", before.members(), m1.log_text()));
         assert_eq!(left.members().len(), 2);
-        m2.start(&initial_cluster(&[&m0, &m1, &m2]), "existing");
+        let named = initial_cluster(&[&m0, &m1, &m2]);
+        start(&mut m2, &named, "existing");
         let status = m2.wait_exit();
         assert!(!status.success());
         assert!(
@@ -402,7 +285,7 @@ mod serial {
             .collect();
         let initial = initial_cluster(&members.iter().collect::<Vec<_>>());
         for m in &mut members {
-            m.start(&initial, "new");
+            start(m, &initial, "new");
         }
         for m in &mut members {
             m.wait_healthy();
@@ -481,7 +364,7 @@ mod serial {
         assert_eq!(listed, vec![members[moved].peer_url()]);
         members[moved].kill();
         // With a data directory, the flags' cluster is not read again.
-        members[moved].start(&initial, "existing");
+        start(&mut members[moved], &initial, "existing");
         members[moved].wait_healthy();
         members[moved]
             .client()
@@ -503,7 +386,7 @@ mod serial {
             members[leader].log_text()
         );
         // Its data directory records the removal: it refuses to start again.
-        members[leader].start(&initial, "existing");
+        start(&mut members[leader], &initial, "existing");
         assert!(!members[leader].wait_exit().success());
         let survivors: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
         for &i in &survivors {
@@ -538,7 +421,8 @@ mod serial {
         let dir = tempfile::tempdir().unwrap();
         let mut joiner = Member::new(dir.path(), "j");
         let absent = Member::new(dir.path(), "absent");
-        joiner.start(&initial_cluster(&[&absent, &joiner]), "existing");
+        let named = initial_cluster(&[&absent, &joiner]);
+        start(&mut joiner, &named, "existing");
         let status = joiner.wait_exit();
         assert!(!status.success());
         let log = joiner.log_text();
@@ -620,14 +504,10 @@ mod serial {
         // Under steady writes a joiner must not fall behind the log the
         // leader keeps while it installs a snapshot (a restart): keep etcd's default.
         let mut members: Vec<Member> = (0..5)
-            .map(|i| {
-                let mut m = Member::new(dir.path(), &format!("m{i}"));
-                m.catch_up_entries = 5000;
-                m
-            })
+            .map(|i| Member::new(dir.path(), &format!("m{i}")))
             .collect();
         let first = initial_cluster(&[&members[0]]);
-        members[0].start(&first, "new");
+        start_keeping(&mut members[0], &first, "new", 5000);
         members[0].wait_healthy();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let writer = tokio::spawn(write_until(members[0].client_url(), stop_rx));
@@ -644,7 +524,7 @@ mod serial {
             let id = added.member().unwrap().id();
             ids.push(id);
             let initial = initial_cluster(&members[..=i].iter().collect::<Vec<_>>());
-            members[i].start(&initial, "existing");
+            start_keeping(&mut members[i], &initial, "existing", 5000);
             promote_when_ready(&members[0], id, &members[i]).await;
             members[i].wait_healthy();
             wait_started(&members[0], &members[i].name).await;
