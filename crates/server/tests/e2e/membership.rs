@@ -231,7 +231,8 @@ mod serial {
             if out.status.success() {
                 let stdout = String::from_utf8_lossy(&out.stdout);
                 assert!(
-                    stdout.contains(&format!("Member {hex} promoted")),
+                    // etcdctl prints ids as Go's %16x: padded with spaces.
+                    stdout.contains(&format!("Member {m2_id:16x} promoted")),
                     "{stdout}"
                 );
                 break;
