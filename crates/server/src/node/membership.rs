@@ -149,10 +149,11 @@ fn decode_record(context: &[u8]) -> Option<MemberRecord> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn add(id: u64, name: &str, learner: bool) -> ConfChange {
+    /// The conf change adding member `id` (a learner or a voter), for tests here and elsewhere.
+    pub(crate) fn add(id: u64, name: &str, learner: bool) -> ConfChange {
         let record = MemberRecord {
             id,
             name: name.into(),

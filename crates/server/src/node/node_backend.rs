@@ -240,20 +240,15 @@ impl Backend for NodeBackend {
     }
 
     async fn write(&self, op: mvcc::WriteOp) -> Result<mvcc::Applied, ServerError> {
-        let nospace = self
-            .state
-            .alarm_list()
-            .iter()
-            .any(|a| a.alarm == ALARM_NOSPACE);
-        if nospace && adds_data(&op) {
+        // One look at the alarms per write (it copies them under a lock).
+        let alarms = self.state.alarm_list();
+        if adds_data(&op) && alarms.iter().any(|a| a.alarm == ALARM_NOSPACE) {
             return Err(ServerError::NoSpace);
         }
-        let corrupt = self
-            .state
-            .alarm_list()
+        if alarms
             .iter()
-            .any(|a| a.alarm == super::corruption::ALARM_CORRUPT);
-        if corrupt {
+            .any(|a| a.alarm == super::corruption::ALARM_CORRUPT)
+        {
             return Err(ServerError::CorruptCluster);
         }
         self.propose(Body::Write(WireOp::from(&op))).await

@@ -165,30 +165,11 @@ impl PromoteVerdict {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use raft_core::ConfChange;
-    use raft_core::ConfChangeType;
 
     use super::*;
-    use crate::node::membership::MemberRecord;
-    use crate::node::membership::encode_record;
 
     fn member(m: &mut Membership, id: u64, name: &str, learner: bool) {
-        let record = MemberRecord {
-            id,
-            name: name.into(),
-            peer_urls: vec![format!("http://h:{id}")],
-            ..Default::default()
-        };
-        let change_type = if learner {
-            ConfChangeType::AddLearnerNode
-        } else {
-            ConfChangeType::AddNode
-        };
-        m.apply_conf_change(&ConfChange {
-            change_type,
-            node_id: id,
-            context: encode_record(&record),
-        });
+        m.apply_conf_change(&crate::node::membership::tests::add(id, name, learner));
     }
 
     fn urls(id: u64) -> Vec<String> {
