@@ -7,7 +7,7 @@
 //! schedule drawn from the seed: kill -9 and restart of a follower or the
 //! leader, SIGSTOP/SIGCONT of a member or the leader, leader transfer and
 //! defragmentation; against keel also network partitions, lossy and slow
-//! peer links and power loss, through keel's test-only fault layer
+//! peer links, one-way partitions and power loss, through keel's test-only fault layer
 //! (`KEEL_FAULT_INJECTION=1`, see [`network`]). Odd seeds run with a low
 //! `--snapshot-count`, so a member that was down catches up through a
 //! snapshot. Before the load ends every member is resumed or
@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(fault_kinds(&args(&[])).unwrap(), Fault::ALL);
         let etcd = fault_kinds(&args(&["--server", "etcd"])).unwrap();
         assert!(etcd.contains(&Fault::Lag) && !etcd.contains(&Fault::Lossy));
-        assert_eq!(etcd.len(), Fault::ALL.len() - 4);
+        assert_eq!(etcd.len(), Fault::ALL.len() - 5);
         assert!(fault_kinds(&args(&["--server", "etcd", "--fault", "kill,lossy"])).is_err());
         assert_eq!(
             fault_kinds(&args(&["--fault", "partition-leader,lossy"])).unwrap(),

@@ -35,11 +35,13 @@ pub(crate) enum Fault {
     /// kill -9 a follower for long enough to fall behind the leader's log
     /// (with a low `--snapshot-count`, it catches up through a snapshot).
     Lag,
+    /// A member stops sending to one or all others (it still receives), then heal.
+    PartitionOneway,
 }
 
 impl Fault {
     /// Every fault kind.
-    pub(crate) const ALL: [Fault; 11] = [
+    pub(crate) const ALL: [Fault; 12] = [
         Fault::Kill,
         Fault::RestartLeader,
         Fault::Pause,
@@ -51,6 +53,7 @@ impl Fault {
         Fault::Lossy,
         Fault::PowerOff,
         Fault::Lag,
+        Fault::PartitionOneway,
     ];
 
     /// The name `--fault` takes.
@@ -63,7 +66,11 @@ impl Fault {
     pub(crate) fn needs_fault_layer(self) -> bool {
         matches!(
             self,
-            Fault::PartitionLeader | Fault::PartitionMinority | Fault::Lossy | Fault::PowerOff
+            Fault::PartitionLeader
+                | Fault::PartitionMinority
+                | Fault::PartitionOneway
+                | Fault::Lossy
+                | Fault::PowerOff
         )
     }
 }
@@ -138,6 +145,9 @@ pub(crate) fn apply(
     if fault == Fault::PartitionMinority {
         return network::partition(members, &minority(nodes, rng), rng, log);
     }
+    if fault == Fault::PartitionOneway {
+        return network::oneway(members, leader_index, rng, log);
+    }
     let target = match fault {
         Fault::Kill | Fault::Pause | Fault::Defrag | Fault::Lag => follower.or(leader_index),
         Fault::PowerOff => match rng.below(2) {
@@ -149,6 +159,7 @@ pub(crate) fn apply(
         | Fault::MoveLeader
         | Fault::PartitionLeader
         | Fault::PartitionMinority
+        | Fault::PartitionOneway
         | Fault::Lossy => leader_index,
     };
     let Some(i) = target else {
@@ -162,7 +173,10 @@ pub(crate) fn apply(
         "follower"
     };
     match fault {
-        Fault::PartitionLeader | Fault::PartitionMinority | Fault::Lossy => {
+        Fault::PartitionLeader
+        | Fault::PartitionMinority
+        | Fault::PartitionOneway
+        | Fault::Lossy => {
             return network::partition(members, &[i], rng, log);
         }
         Fault::PowerOff => {
@@ -245,6 +259,8 @@ mod tests {
         }
         assert_eq!(Fault::PartitionLeader.name(), "partition-leader");
         assert!(Fault::PowerOff.needs_fault_layer() && !Fault::Lag.needs_fault_layer());
+        assert_eq!(Fault::PartitionOneway.name(), "partition-oneway");
+        assert!(Fault::PartitionOneway.needs_fault_layer());
     }
 
     #[test]

@@ -154,6 +154,57 @@ pub(crate) fn partition(
     Ok(true)
 }
 
+/// The request that makes member `from` stop sending to `to` (all the
+/// others when `None`); the others go on sending to it.
+pub(crate) fn oneway_request(ids: &[String], from: usize, to: Option<usize>) -> (usize, String) {
+    let names: Vec<&str> = (0..ids.len())
+        .filter(|&j| j != from && to.is_none_or(|t| t == j))
+        .filter_map(|j| ids.get(j).map(String::as_str))
+        .collect();
+    (from, format!("cut {}", names.join(" ")))
+}
+
+/// A one-way partition for a seeded while, then heals: a random member
+/// (perhaps the leader) stops sending to one random other member or to all
+/// of them, while what they send it still arrives.
+pub(crate) fn oneway(
+    members: &Members,
+    leader: Option<usize>,
+    rng: &mut Rng,
+    log: &mut dyn FnMut(String),
+) -> anyhow::Result<bool> {
+    let nodes = members.spec.nodes;
+    if nodes < 2 {
+        log("partition-oneway: skipped (one member)".to_owned());
+        return Ok(false);
+    }
+    let from = rng.below(nodes as u64) as usize;
+    let to = match rng.below(2) {
+        0 => None,
+        _ => Some((from + 1 + rng.below(nodes as u64 - 1) as usize) % nodes),
+    };
+    let role = if Some(from) == leader {
+        "leader"
+    } else {
+        "follower"
+    };
+    let what = format!(
+        "partition-oneway: {} ({role}) stops sending to {}",
+        members.spec.name(from),
+        to.map_or_else(|| "every other member".to_owned(), |t| members.spec.name(t))
+    );
+    if let Err(e) = tell_all(members, &[oneway_request(&members.ids, from, to)]) {
+        log(format!("{what}: failed (not counted): {e:#}"));
+        heal_all(members, log);
+        return Ok(false);
+    }
+    log(what);
+    std::thread::sleep(rng.millis(PARTITION_MS.0, PARTITION_MS.1));
+    heal_all(members, log);
+    log("heal: network".to_owned());
+    Ok(true)
+}
+
 /// Drops and delays every member's peer messages for a seeded while, then heals.
 pub(crate) fn lossy(
     members: &Members,
@@ -214,5 +265,12 @@ mod tests {
         assert_eq!(leader.len(), 3);
         assert!(leader.contains(&(0, "cut b2 c3".to_owned())));
         assert!(leader.contains(&(2, "cut a1".to_owned())));
+    }
+
+    #[test]
+    fn a_oneway_partition_is_told_to_the_sender_only() {
+        let ids: Vec<String> = ["a1", "b2", "c3"].map(String::from).to_vec();
+        assert_eq!(oneway_request(&ids, 1, None), (1, "cut a1 c3".to_owned()));
+        assert_eq!(oneway_request(&ids, 0, Some(2)), (0, "cut c3".to_owned()));
     }
 }

@@ -41,7 +41,8 @@ pub(crate) struct Cli {
     /// printed with the result.
     #[arg(long)]
     pub(crate) fault_log: Option<PathBuf>,
-    /// The per-key linearizability search budget, in steps.
+    /// The per-key linearizability search budget, in steps beyond two per
+    /// operation of the key.
     #[arg(long, default_value_t = super::linearizability::DEFAULT_BUDGET_STEPS)]
     pub(crate) budget_steps: u64,
     /// Test only: serve some linearizable gets from an old revision (as a

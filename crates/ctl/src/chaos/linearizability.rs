@@ -3,10 +3,20 @@
 //! The history is split per key (P-compositionality: the model's keys are
 //! independent), and each key's operations are searched depth-first for an
 //! order that respects real time and the model ([`super::model::step`]).
-//! Visited `(linearized set, state)` pairs are cached, as in Lowe's
-//! refinement of Wing & Gong. Indeterminate operations never return: they
-//! may take effect anywhere after their invocation, or never, so the search
-//! succeeds once every *completed* operation is placed.
+//! Visited `(linearized set, state)` pairs are cached (as fingerprints), as
+//! in Lowe's refinement of Wing & Gong. Operations without a response
+//! (indeterminate writes) never return: they may take effect anywhere after
+//! their invocation, or never, so the search succeeds once every operation
+//! with a response is placed. Most indeterminate writes are settled before
+//! the search from the watch (see `patch`); the ones it resolved carry a
+//! response but no return time.
+//!
+//! Revisions bound the search further: a write at revision `r` took effect
+//! before any operation that observed a revision at or above `r` returned,
+//! on any key, so its deadline is the earliest such return. The search keeps
+//! the unplaced operations and the deadlines of those that must be placed in
+//! ordered sets, so each step costs the width of the window of concurrent
+//! operations, not the length of the history.
 //!
 //! The search is bounded: past `budget_steps` it gives up with
 //! [`Verdict::Unknown`], which is not a violation.
@@ -17,7 +27,10 @@
 //! for two writes), and that no two writes share a revision.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::collections::HashSet;
+use std::hash::Hash;
+use std::hash::Hasher;
 
 use super::history::Operation;
 use super::history::Request;
@@ -39,8 +52,13 @@ pub(crate) enum Verdict {
     Unknown { key: String },
 }
 
-/// The default per-key search budget, in search steps.
+/// The default per-key search budget, in search steps beyond
+/// [`STEPS_PER_OP`] per operation of the key (a search that never
+/// backtracks takes one step per operation).
 pub(crate) const DEFAULT_BUDGET_STEPS: u64 = 2_000_000;
+
+/// Search steps allowed per operation of a key, besides the budget.
+const STEPS_PER_OP: u64 = 2;
 
 /// How many linearized operations before the stuck point the excerpt shows.
 const EXCERPT_BEFORE: usize = 3;
@@ -57,166 +75,233 @@ fn takes_part(op: &Operation) -> bool {
 /// Checks every key of `ops`; the first violation (by key order) wins over
 /// an unknown.
 pub(crate) fn check(ops: &[Operation], budget_steps: u64) -> Vec<Verdict> {
-    let mut per_key: BTreeMap<&str, Vec<Operation>> = BTreeMap::new();
+    let deadlines = Deadlines::new(ops);
+    let mut per_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in ops.iter().filter(|op| takes_part(op)) {
-        per_key
-            .entry(op.request.key())
-            .or_default()
-            .push(op.clone());
+        per_key.entry(op.request.key()).or_default().push(op);
     }
     per_key
         .into_iter()
-        .map(|(key, ops)| check_key(key, ops, budget_steps))
+        .map(|(key, ops)| search_key(key, ops, &deadlines, budget_steps))
         .filter(|v| *v != Verdict::Linearizable)
         .collect()
+}
+
+/// Deadlines from revisions: for a revision `r`, the earliest return of an
+/// operation that observed `r` or more.
+struct Deadlines {
+    /// (observed revision, earliest return among those at or above it).
+    by_revision: Vec<(u64, u64)>,
+}
+
+impl Deadlines {
+    fn new(ops: &[Operation]) -> Self {
+        let mut by_revision: Vec<(u64, u64)> = ops
+            .iter()
+            .filter_map(|op| Some((observed_revision(op)?.0, op.return_ns?)))
+            .collect();
+        by_revision.sort_unstable();
+        let mut earliest = u64::MAX;
+        for entry in by_revision.iter_mut().rev() {
+            earliest = earliest.min(entry.1);
+            entry.1 = earliest;
+        }
+        Deadlines { by_revision }
+    }
+
+    /// When `op` must have taken effect by: its return, or earlier when it
+    /// is a write whose revision someone observed first; `u64::MAX` when
+    /// it need not take effect at all.
+    fn of(&self, op: &Operation) -> u64 {
+        let Some(response) = &op.response else {
+            return u64::MAX;
+        };
+        let by_revision = response.write_revision().map_or(u64::MAX, |r| {
+            let i = self.by_revision.partition_point(|&(seen, _)| seen < r);
+            self.by_revision.get(i).map_or(u64::MAX, |&(_, t)| t)
+        });
+        op.return_or_max().min(by_revision)
+    }
 }
 
 /// One search frame: the choices left from the state it reached.
 struct Frame {
     choices: Vec<(usize, KeyState)>,
     next: usize,
-    chosen: Option<usize>,
+    /// The operation placed to reach this frame, and `high` before it.
+    chosen: Option<(usize, usize)>,
 }
 
-/// The search over one key's operations.
-struct Search {
-    ops: Vec<Operation>,
-    linearized: Vec<u64>,
-    completed_left: usize,
-    visited: HashSet<(Vec<u64>, KeyState)>,
+/// The search over one key's operations, sorted by invocation.
+struct Search<'a> {
+    ops: Vec<&'a Operation>,
+    /// Unplaced operations, by index (that is, by invocation).
+    unplaced: BTreeSet<usize>,
+    /// (deadline, index) of the unplaced operations that must be placed.
+    due: BTreeSet<(u64, usize)>,
+    deadline_ns: Vec<u64>,
+    /// One past the highest placed index: every operation from here on is
+    /// unplaced, so the linearized set is `high` and the unplaced below it.
+    high: usize,
+    visited: HashSet<u128>,
 }
 
-impl Search {
-    fn is_linearized(&self, i: usize) -> bool {
-        self.linearized
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn flip(&mut self, i: usize) {
-        if let Some(w) = self.linearized.get_mut(i / 64) {
-            *w ^= 1 << (i % 64);
+impl Search<'_> {
+    fn place(&mut self, i: usize) {
+        let removed = self.unplaced.remove(&i);
+        assert!(removed, "operation {i} placed twice");
+        if let Some(&d) = self.deadline_ns.get(i).filter(|_| self.must_place(i)) {
+            self.due.remove(&(d, i));
         }
-        let linearized = self.is_linearized(i);
-        if self.ops.get(i).is_some_and(|op| op.return_ns.is_some()) {
-            if linearized {
-                self.completed_left -= 1;
-            } else {
-                self.completed_left += 1;
-            }
+        self.high = self.high.max(i + 1);
+    }
+
+    fn unplace(&mut self, i: usize, high: usize) {
+        let inserted = self.unplaced.insert(i);
+        assert!(inserted, "operation {i} unplaced twice");
+        if let Some(&d) = self.deadline_ns.get(i).filter(|_| self.must_place(i)) {
+            self.due.insert((d, i));
         }
+        self.high = high;
     }
 
-    /// The earliest completion among operations not yet placed.
-    fn min_return(&self) -> u64 {
-        (0..self.ops.len())
-            .filter(|&i| !self.is_linearized(i))
-            .filter_map(|i| self.ops.get(i).and_then(|op| op.return_ns))
-            .min()
-            .unwrap_or(u64::MAX)
+    fn must_place(&self, i: usize) -> bool {
+        self.ops.get(i).is_some_and(|op| op.response.is_some())
     }
 
-    /// Every (operation, next state) that may come next from `state`:
-    /// unplaced operations invoked before the earliest unplaced completion.
+    /// The earliest deadline among operations not yet placed.
+    fn bound(&self) -> u64 {
+        self.due.first().map_or(u64::MAX, |&(d, _)| d)
+    }
+
+    /// The unplaced operations that may come next: invoked before the
+    /// earliest deadline of an unplaced one.
+    fn window(&self) -> impl Iterator<Item = usize> + '_ {
+        let bound = self.bound();
+        self.unplaced
+            .iter()
+            .copied()
+            .take_while(move |&i| self.ops.get(i).is_some_and(|op| op.call_ns < bound))
+    }
+
+    /// Every (operation, next state) that may come next from `state`.
     fn choices(&self, state: &KeyState) -> Vec<(usize, KeyState)> {
-        let bound = self.min_return();
         let mut out = Vec::new();
-        for (i, op) in self.ops.iter().enumerate() {
-            if op.call_ns >= bound {
-                break;
-            }
-            if !self.is_linearized(i) {
+        for i in self.window() {
+            if let Some(op) = self.ops.get(i) {
                 out.extend(model::step(state, op).into_iter().map(|s| (i, s)));
             }
         }
         out
     }
 
-    fn frame(&self, state: &KeyState, chosen: Option<usize>) -> Frame {
-        let choices = self.choices(state);
-        Frame {
-            choices,
-            next: 0,
-            chosen,
+    /// Records the (linearized set, state) pair; false when seen before.
+    /// A 128-bit fingerprint stands for the pair: a collision could only
+    /// prune a branch, never accept a history.
+    fn visit(&mut self, state: &KeyState) -> bool {
+        let mut halves = [0u64; 2];
+        for (salt, half) in halves.iter_mut().enumerate() {
+            let mut h = std::hash::DefaultHasher::new();
+            salt.hash(&mut h);
+            self.high.hash(&mut h);
+            for i in self.unplaced.range(..self.high) {
+                i.hash(&mut h);
+            }
+            state.hash(&mut h);
+            *half = h.finish();
         }
+        let [a, b] = halves;
+        self.visited.insert((u128::from(a) << 64) | u128::from(b))
     }
 }
 
-/// Checks one key's operations.
-pub(crate) fn check_key(key: &str, mut ops: Vec<Operation>, budget_steps: u64) -> Verdict {
+/// Checks one key's operations, with deadlines from their own revisions.
+#[cfg(test)]
+pub(crate) fn check_key(key: &str, ops: Vec<Operation>, budget_steps: u64) -> Verdict {
+    let deadlines = Deadlines::new(&ops);
+    search_key(key, ops.iter().collect(), &deadlines, budget_steps)
+}
+
+/// Searches one key's operations for a linearization.
+fn search_key(key: &str, mut ops: Vec<&Operation>, deadlines: &Deadlines, budget: u64) -> Verdict {
     ops.sort_by_key(|op| (op.call_ns, op.return_or_max()));
-    let completed_left = ops.iter().filter(|op| op.return_ns.is_some()).count();
-    let words = ops.len().div_ceil(64);
+    let deadline_ns: Vec<u64> = ops.iter().map(|op| deadlines.of(op)).collect();
+    let due = (0..ops.len())
+        .filter(|&i| ops.get(i).is_some_and(|op| op.response.is_some()))
+        .filter_map(|i| Some((*deadline_ns.get(i)?, i)))
+        .collect();
     let mut search = Search {
+        unplaced: (0..ops.len()).collect(),
         ops,
-        linearized: vec![0; words],
-        completed_left,
+        due,
+        deadline_ns,
+        high: 0,
         visited: HashSet::new(),
     };
-    let mut stack = vec![search.frame(&None, None)];
+    let first = Frame {
+        choices: search.choices(&KeyState::default()),
+        next: 0,
+        chosen: None,
+    };
+    let mut stack = vec![first];
     let mut steps = 0u64;
-    let mut deepest: (usize, Vec<usize>) = (0, Vec::new());
+    let ops_count = u64::try_from(search.ops.len()).unwrap_or(u64::MAX);
+    let budget = budget.saturating_add(ops_count.saturating_mul(STEPS_PER_OP));
+    let mut deepest = (0usize, Vec::new());
     while let Some(top) = stack.last_mut() {
-        if search.completed_left == 0 {
+        if search.due.is_empty() {
             return Verdict::Linearizable;
         }
         let Some((i, next_state)) = top.choices.get(top.next).cloned() else {
-            let chosen = top.chosen;
-            stack.pop();
-            if let Some(i) = chosen {
-                search.flip(i);
+            if let Some((i, high)) = stack.pop().and_then(|f| f.chosen) {
+                search.unplace(i, high);
             }
             continue;
         };
         top.next += 1;
-        search.flip(i);
-        if !search
-            .visited
-            .insert((search.linearized.clone(), next_state.clone()))
-        {
-            search.flip(i);
+        let high = search.high;
+        search.place(i);
+        if !search.visit(&next_state) {
+            search.unplace(i, high);
             continue;
         }
         steps += 1;
-        if steps > budget_steps {
+        if steps > budget {
             return Verdict::Unknown {
                 key: key.to_owned(),
             };
         }
-        let frame = search.frame(&next_state, Some(i));
-        stack.push(frame);
+        stack.push(Frame {
+            choices: search.choices(&next_state),
+            next: 0,
+            chosen: Some((i, high)),
+        });
         if stack.len() > deepest.0 {
-            deepest = (stack.len(), stack.iter().filter_map(|f| f.chosen).collect());
+            deepest = (stack.len(), stuck_point(&search, &stack));
         }
     }
     Verdict::Violation {
         key: key.to_owned(),
-        excerpt: excerpt(&search.ops, &deepest.1),
+        excerpt: deepest
+            .1
+            .iter()
+            .filter_map(|&i| search.ops.get(i).map(|&op| op.clone()))
+            .collect(),
     }
 }
 
-/// The last few operations of the longest linearized prefix, then the
-/// completed operation that could not follow them and those concurrent with it.
-fn excerpt(ops: &[Operation], path: &[usize]) -> Vec<Operation> {
-    let placed: HashSet<usize> = path.iter().copied().collect();
-    let mut out: Vec<Operation> = path
-        .iter()
-        .skip(path.len().saturating_sub(EXCERPT_BEFORE))
-        .filter_map(|&i| ops.get(i).cloned())
-        .collect();
-    let stuck = ops
-        .iter()
-        .enumerate()
-        .filter(|(i, op)| !placed.contains(i) && op.return_ns.is_some())
-        .min_by_key(|(_, op)| op.return_or_max());
-    if let Some((_, stuck)) = stuck {
-        let bound = stuck.return_or_max();
-        out.extend(
-            ops.iter()
-                .enumerate()
-                .filter(|(i, op)| !placed.contains(i) && op.call_ns < bound)
-                .map(|(_, op)| op.clone()),
-        );
+/// The last few operations placed, then the operation due first and those
+/// that could have gone before it: where the search is stuck if it goes no
+/// deeper.
+fn stuck_point(search: &Search<'_>, stack: &[Frame]) -> Vec<usize> {
+    let recent = stack.iter().rev().take(EXCERPT_BEFORE);
+    let mut out: Vec<usize> = recent.filter_map(|f| f.chosen.map(|(i, _)| i)).collect();
+    out.reverse();
+    out.extend(search.window());
+    if let Some(&(_, first_due)) = search.due.first()
+        && !out.contains(&first_due)
+    {
+        out.push(first_due);
     }
     out
 }

@@ -251,3 +251,35 @@ fn writes_must_have_distinct_increasing_revisions() {
     );
     assert!(check_revision_order(&[put(0, 3, "a", 6), put(1, 2, "b", 5)], 10).is_empty());
 }
+
+#[test]
+fn revisions_order_writes_across_a_delete() {
+    // All three writes are concurrent; the delete at 4 must come after the
+    // put of b at 3, so the key ends absent.
+    let writes = || vec![put(0, 10, "a", 2), delete(0, 10, 1, 4), put(0, 10, "b", 3)];
+    let mut absent = writes();
+    absent.push(get(11, 12, None, 4));
+    assert_eq!(verdict(absent), Verdict::Linearizable);
+    let mut resurrected = writes();
+    resurrected.push(get(11, 12, Some(("b", 3)), 4));
+    assert!(matches!(verdict(resurrected), Verdict::Violation { .. }));
+}
+
+#[test]
+fn a_read_sees_the_key_as_it_was_at_its_header_revision() {
+    // The put of b at 3 is concurrent with the read at header 2, so the read
+    // must come before it, and then it must see a.
+    let before = vec![
+        put(0, 1, "a", 2),
+        put(2, 10, "b", 3),
+        get(3, 4, Some(("a", 2)), 2),
+    ];
+    assert_eq!(verdict(before), Verdict::Linearizable);
+    // At header 2 the key held a: absent there contradicts it even though
+    // the key is absent after the delete at 3.
+    let absent_too_early = vec![put(0, 1, "a", 2), delete(2, 3, 1, 3), get(4, 5, None, 2)];
+    assert!(matches!(
+        verdict(absent_too_early),
+        Verdict::Violation { .. }
+    ));
+}

@@ -20,6 +20,7 @@ mod finale;
 mod history;
 mod linearizability;
 mod model;
+mod patch;
 mod recorder;
 mod report;
 mod run;

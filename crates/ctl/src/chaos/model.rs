@@ -2,10 +2,16 @@
 //! is linearized (keys are independent in it, which makes the check
 //! P-compositional: one search per key).
 //!
-//! Revisions are global in etcd; what one key can check alone is that a
-//! write's revision exceeds the key's previous one and that reads return the
-//! value and `mod_revision` of the last write. Cross-key revision order is
-//! checked separately (see `linearizability::check_revision_order`).
+//! Revisions are global in etcd, and they order every write and every read
+//! of a key: a write at revision `r` follows everything at or below `r` and
+//! precedes everything above it, and a read answered at header revision `h`
+//! saw the key exactly as it was at `h`. The model keeps that order as a
+//! floor: the highest revision known to lie behind the current point. A
+//! write with a known revision must exceed it, a read's header must not be
+//! below it, and each raises it. This sorts the writes of a key by revision
+//! and pins every read between them, which is what keeps the search small.
+//! Cross-key revision order is checked separately (see
+//! `linearizability::check_revision_order`).
 
 use super::history::Operation;
 use super::history::ReadKv;
@@ -20,12 +26,19 @@ pub(crate) struct KeyValue {
     pub(crate) value: String,
     /// The `mod_revision`, when known.
     pub(crate) mod_revision: Option<u64>,
-    /// A lower bound on the `mod_revision` (the previous write's revision).
+    /// A lower bound on the `mod_revision` (the floor when it was written).
     pub(crate) floor_revision: u64,
 }
 
-/// The state of one key: absent or present.
-pub(crate) type KeyState = Option<KeyValue>;
+/// The state of one key: its value, if present, and the revision floor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub(crate) struct KeyState {
+    /// The value, or `None` when the key is absent.
+    pub(crate) kv: Option<KeyValue>,
+    /// The highest revision known to lie behind this point: of a write with
+    /// a known revision, or of a read's header.
+    pub(crate) floor_revision: u64,
+}
 
 /// The states `op` may lead to from `state`; empty when `op` cannot take
 /// effect here (its response contradicts the state).
@@ -41,15 +54,12 @@ pub(crate) fn step(state: &KeyState, op: &Operation) -> Vec<KeyState> {
         // An unanswered read changes nothing; it is simply dropped.
         (Request::Get { .. }, None) => vec![state.clone()],
         (Request::Delete { .. }, Some(Response::Delete { deleted, revision })) => {
-            let present = u64::from(state.is_some());
-            let revision_ok = *deleted == 0 || floor(state) < *revision;
-            if *deleted == present && revision_ok {
-                vec![None]
-            } else {
-                Vec::new()
-            }
+            deleted_at(state, *deleted, *revision).into_iter().collect()
         }
-        (Request::Delete { .. }, None) => vec![None],
+        (Request::Delete { .. }, None) => vec![KeyState {
+            kv: None,
+            ..state.clone()
+        }],
         (
             Request::Txn {
                 expected_mod_revision,
@@ -63,48 +73,64 @@ pub(crate) fn step(state: &KeyState, op: &Operation) -> Vec<KeyState> {
     }
 }
 
-fn floor(state: &KeyState) -> u64 {
-    state
-        .as_ref()
-        .map_or(0, |kv| kv.mod_revision.unwrap_or(kv.floor_revision))
-}
-
 /// A write of `value` at `revision` (unknown when indeterminate).
 fn written(state: &KeyState, value: &str, revision: Option<u64>) -> Option<KeyState> {
-    let floor_revision = floor(state);
-    if revision.is_some_and(|r| r <= floor_revision) {
+    if revision.is_some_and(|r| r <= state.floor_revision) {
         return None;
     }
-    Some(Some(KeyValue {
-        value: value.to_owned(),
-        mod_revision: revision,
-        floor_revision,
-    }))
+    Some(KeyState {
+        kv: Some(KeyValue {
+            value: value.to_owned(),
+            mod_revision: revision,
+            floor_revision: state.floor_revision,
+        }),
+        floor_revision: revision.unwrap_or(state.floor_revision),
+    })
+}
+
+/// A delete that removed `deleted` keys at `revision`; one that removed
+/// nothing is a read at header `revision`.
+fn deleted_at(state: &KeyState, deleted: u64, revision: u64) -> Option<KeyState> {
+    match (&state.kv, deleted) {
+        (Some(_), 1) if revision > state.floor_revision => Some(KeyState {
+            kv: None,
+            floor_revision: revision,
+        }),
+        (None, 0) => read(state, None, revision),
+        _ => None,
+    }
 }
 
 /// A read that returned `kv` at header `revision`; it may reveal an unknown
 /// `mod_revision`.
 fn read(state: &KeyState, kv: Option<&ReadKv>, revision: u64) -> Option<KeyState> {
-    match (state, kv) {
-        (None, None) => Some(None),
+    if revision < state.floor_revision {
+        return None;
+    }
+    let kv = match (&state.kv, kv) {
+        (None, None) => None,
         (Some(have), Some(got)) if have.value == got.value && got.mod_revision <= revision => {
             match have.mod_revision {
-                Some(m) if m == got.mod_revision => Some(state.clone()),
-                None if got.mod_revision > have.floor_revision => Some(Some(KeyValue {
+                Some(m) if m == got.mod_revision => Some(have.clone()),
+                None if got.mod_revision > have.floor_revision => Some(KeyValue {
                     mod_revision: Some(got.mod_revision),
                     ..have.clone()
-                })),
-                _ => None,
+                }),
+                _ => return None,
             }
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(KeyState {
+        kv,
+        floor_revision: revision,
+    })
 }
 
 /// Whether the compare `mod_revision == expected` holds: `None` when the
 /// model cannot tell (unknown revision).
 fn compare(state: &KeyState, expected: u64) -> Option<bool> {
-    match state {
+    match &state.kv {
         None => Some(expected == 0),
         Some(_) if expected == 0 => Some(false),
         Some(kv) => kv.mod_revision.map(|m| m == expected),
@@ -113,11 +139,15 @@ fn compare(state: &KeyState, expected: u64) -> Option<bool> {
 
 fn txn(state: &KeyState, expected: u64, value: &str, response: Option<&Response>) -> Vec<KeyState> {
     let holds = compare(state, expected);
+    // The compare held on an unknown revision: it was `expected`.
     let learned = |s: &KeyState| -> KeyState {
-        s.as_ref().map(|kv| KeyValue {
-            mod_revision: Some(expected),
-            ..kv.clone()
-        })
+        KeyState {
+            kv: s.kv.as_ref().map(|kv| KeyValue {
+                mod_revision: Some(expected),
+                ..kv.clone()
+            }),
+            ..s.clone()
+        }
     };
     match response {
         Some(Response::Txn {

@@ -6,6 +6,7 @@ use super::history::Operation;
 use super::history::WatchRecord;
 use super::linearizability;
 use super::linearizability::Verdict;
+use super::patch;
 use super::watch_check;
 
 /// How many revision anomalies are collected at most.
@@ -21,12 +22,15 @@ pub(crate) struct Report {
     pub(crate) unknown_keys: Vec<String>,
     /// Progress notifications ahead of events, when tolerated.
     pub(crate) tolerated_early_progress: usize,
+    /// Indeterminate writes the watch showed applied, never applied, and
+    /// left undecided (see `patch`).
+    pub(crate) indeterminate: (usize, usize, usize),
 }
 
 /// Checks the KV history and the watch records; `found` holds anomalies
 /// the run itself noticed (member revisions, leases, HashKV).
 pub(crate) fn check(
-    ops: &[Operation],
+    ops: Vec<Operation>,
     watches: &[WatchRecord],
     found: Vec<String>,
     budget_steps: u64,
@@ -36,7 +40,20 @@ pub(crate) fn check(
         anomalies: found,
         ..Report::default()
     };
-    for verdict in linearizability::check(ops, budget_steps) {
+    // The watch check judges the history as recorded; the KV checks take it
+    // with the indeterminate writes the watch settles. Watch anomalies are
+    // listed last.
+    let mut watch_anomalies = Vec::new();
+    for a in watch_check::check(watches, &ops, KV_PREFIX) {
+        if a.early_progress && allow_early_progress {
+            report.tolerated_early_progress += 1;
+            continue;
+        }
+        watch_anomalies.push(format!("watcher {}: {}", a.watcher, a.what));
+    }
+    let patched = patch::patch(ops, watches);
+    report.indeterminate = (patched.resolved, patched.dropped, patched.left);
+    for verdict in linearizability::check(&patched.ops, budget_steps) {
         match verdict {
             Verdict::Linearizable => {}
             Verdict::Unknown { key } => report.unknown_keys.push(key),
@@ -46,20 +63,12 @@ pub(crate) fn check(
             )),
         }
     }
-    for a in linearizability::check_revision_order(ops, REVISION_ANOMALIES_MAX) {
+    for a in linearizability::check_revision_order(&patched.ops, REVISION_ANOMALIES_MAX) {
         report
             .anomalies
             .push(format!("{}:\n{}", a.what, lines(&[a.earlier, a.later])));
     }
-    for a in watch_check::check(watches, ops, KV_PREFIX) {
-        if a.early_progress && allow_early_progress {
-            report.tolerated_early_progress += 1;
-            continue;
-        }
-        report
-            .anomalies
-            .push(format!("watcher {}: {}", a.watcher, a.what));
-    }
+    report.anomalies.extend(watch_anomalies);
     report
 }
 
@@ -86,6 +95,12 @@ impl Report {
             for f in faults {
                 println!("  {f}");
             }
+        }
+        let (resolved, dropped, left) = self.indeterminate;
+        if resolved + dropped + left > 0 {
+            println!(
+                "indeterminate writes: {resolved} applied (seen by the watch), {dropped} never applied, {left} undecided"
+            );
         }
         if !self.unknown_keys.is_empty() {
             println!(

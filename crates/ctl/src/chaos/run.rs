@@ -32,14 +32,15 @@ const WATCH_CATCH_UP: Duration = Duration::from_secs(30);
 pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
     if let Some(path) = &cli.check {
         let (ops, watches) = history::read(path)?;
+        let count = ops.len();
         let report = report::check(
-            &ops,
+            ops,
             &watches,
             Vec::new(),
             cli.budget_steps,
             cli.allow_early_progress,
         );
-        report.print(ops.len(), 0, &[], PRINTED_ANOMALIES_MAX);
+        report.print(count, 0, &[], PRINTED_ANOMALIES_MAX);
         return Ok(report.anomalies.len());
     }
     let seed = cli.seed.unwrap_or_else(clock_seed);
@@ -69,8 +70,9 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
             .collect(),
         None => Vec::new(),
     };
+    let count = ops.len();
     let report = report::check(
-        &ops,
+        ops,
         &watches,
         found,
         cli.budget_steps,
@@ -82,7 +84,7 @@ pub(crate) async fn main(cli: &Cli) -> anyhow::Result<usize> {
         .iter()
         .filter(|f| !f.contains(" heal: ") && !f.contains("skipped") && !f.contains("not counted"))
         .count();
-    report.print(ops.len(), injected, &faults, PRINTED_ANOMALIES_MAX);
+    report.print(count, injected, &faults, PRINTED_ANOMALIES_MAX);
     if !report.anomalies.is_empty() {
         println!(
             "replay: same seed {seed}; history in {}",

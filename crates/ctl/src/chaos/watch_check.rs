@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
+use std::collections::HashSet;
 
 use super::history::Operation;
 use super::history::Request;
@@ -77,8 +78,14 @@ pub(crate) fn check(records: &[WatchRecord], ops: &[Operation], prefix: &str) ->
     }
     let truth = agreed_events(&segments, &mut anomalies);
     check_against_kv(&truth, ops, &mut anomalies);
+    let mut written: Vec<u64> = ops
+        .iter()
+        .filter(|op| op.request.key().starts_with(prefix))
+        .filter_map(|op| op.response.as_ref().and_then(|r| r.write_revision()))
+        .collect();
+    written.sort_unstable();
     for (watcher, segment) in &segments {
-        check_no_gap(*watcher, segment, &truth, ops, prefix, &mut anomalies);
+        check_no_gap(*watcher, segment, &truth, &written, &mut anomalies);
     }
     anomalies
 }
@@ -184,9 +191,22 @@ fn check_against_kv(
     out: &mut Vec<WatchAnomaly>,
 ) {
     let mut by_value: HashMap<&str, &Operation> = HashMap::new();
+    // Per key: the revisions of completed deletes, and whether an
+    // indeterminate delete (which may have applied at any revision) exists.
+    let mut deletes: HashMap<&str, (HashSet<u64>, bool)> = HashMap::new();
     for op in ops {
-        if let Request::Put { value, .. } | Request::Txn { value, .. } = &op.request {
-            by_value.insert(value, op);
+        match &op.request {
+            Request::Put { value, .. } | Request::Txn { value, .. } => {
+                by_value.insert(value, op);
+            }
+            Request::Delete { key } => {
+                let entry = deletes.entry(key.as_str()).or_default();
+                match &op.response {
+                    None => entry.1 = true,
+                    Some(r) => entry.0.extend(r.write_revision()),
+                }
+            }
+            Request::Get { .. } => {}
         }
     }
     for events in truth.values() {
@@ -199,14 +219,13 @@ fn check_against_kv(
                             .as_ref()
                             .is_none_or(|r| r.write_revision() == Some(event.revision))
                 }),
-                None => ops.iter().any(|op| {
-                    matches!(op.request, Request::Delete { .. })
-                        && op.request.key() == event.key
-                        && op
-                            .response
-                            .as_ref()
-                            .is_none_or(|r| r.write_revision() == Some(event.revision))
-                }),
+                None => {
+                    deletes
+                        .get(event.key.as_str())
+                        .is_some_and(|(revisions, indeterminate)| {
+                            *indeterminate || revisions.contains(&event.revision)
+                        })
+                }
             };
             if !fine {
                 out.push(WatchAnomaly {
@@ -220,27 +239,29 @@ fn check_against_kv(
 }
 
 /// Reliability: within what a segment vouched for, no event may be missing,
-/// neither one another watcher saw nor a completed write's.
+/// neither one another watcher saw nor a completed write's (`written`: the
+/// revisions of completed writes under the prefix, sorted).
 fn check_no_gap(
     watcher: u32,
     segment: &Segment,
     truth: &BTreeMap<u64, Vec<WatchEvent>>,
-    ops: &[Operation],
-    prefix: &str,
+    written: &[u64],
     out: &mut Vec<WatchAnomaly>,
 ) {
     let range = segment.start_revision..=segment.covered_revision;
     if range.is_empty() {
         return;
     }
-    let written = ops
+    let first = written.partition_point(|r| *r < segment.start_revision);
+    let written = written
         .iter()
-        .filter(|op| op.request.key().starts_with(prefix))
-        .filter_map(|op| op.response.as_ref().and_then(|r| r.write_revision()));
+        .skip(first)
+        .take_while(|r| range.contains(r))
+        .copied();
     let missing = truth
         .range(range.clone())
         .map(|(r, _)| *r)
-        .chain(written.filter(|r| range.contains(r)))
+        .chain(written)
         .find(|r| !segment.events.contains_key(r));
     if let Some(r) = missing {
         out.push(WatchAnomaly {
