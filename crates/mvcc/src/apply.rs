@@ -4,7 +4,6 @@
 use std::sync::PoisonError;
 
 use rocksdb::WriteBatch;
-use rocksdb::WriteOptions;
 
 use crate::error::Error;
 use crate::error::Result;
@@ -244,9 +243,7 @@ impl Store {
                 layout::meta_bytes(rev),
             );
         }
-        let mut write_opts = WriteOptions::default();
-        write_opts.set_sync(shared.opts.sync_each_apply);
-        shared.db.write_opt(batch, &write_opts)?;
+        shared.write_batch(batch)?;
         self.publish(index, mutation, new_revision);
         Ok(())
     }

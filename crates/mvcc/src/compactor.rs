@@ -86,7 +86,7 @@ fn compact_to(shared: &Shared, target: i64) -> Result<bool> {
                 debug_assert!(rev.main <= target, "compacting {rev:?} above {target}");
                 batch.delete_cf(revisions, rev.to_bytes());
             }
-            shared.db.write(batch)?;
+            shared.write_batch(batch)?;
         }
         match next {
             Some(key) => cursor = Some(key),
@@ -99,6 +99,6 @@ fn compact_to(shared: &Shared, target: i64) -> Result<bool> {
         layout::META_COMPACT_FINISHED,
         layout::meta_bytes(target),
     );
-    shared.db.write(batch)?;
+    shared.write_batch(batch)?;
     Ok(true)
 }

@@ -18,7 +18,10 @@ use rocksdb::ColumnFamily;
 use rocksdb::ColumnFamilyDescriptor;
 use rocksdb::DB;
 use rocksdb::DBCompressionType;
+use rocksdb::FlushOptions;
 use rocksdb::Options;
+use rocksdb::WriteBatch;
+use rocksdb::WriteOptions;
 
 use crate::compactor;
 use crate::compactor::Progress;
@@ -85,6 +88,34 @@ impl Shared {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Writes `batch` without RocksDB's own WAL: the raft WAL is the log, and a
+    /// store that lost its unflushed writes is caught up by replaying raft entries
+    /// after its consistent index. Because no write goes through RocksDB's WAL and
+    /// the column families flush atomically, what survives a crash is always a
+    /// prefix of the writes, consistent index included. With
+    /// [`StoreOptions::sync_each_apply`] the write is logged and synced instead.
+    pub(crate) fn write_batch(&self, batch: WriteBatch) -> Result<()> {
+        let mut opts = WriteOptions::default();
+        if self.opts.sync_each_apply {
+            opts.set_sync(true);
+        } else {
+            opts.disable_wal(true);
+        }
+        Ok(self.db.write_opt(batch, &opts)?)
+    }
+
+    /// Flushes every column family's memtable to disk, atomically.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let cfs = COLUMN_FAMILIES
+            .iter()
+            .map(|&name| self.cf(name))
+            .collect::<Result<Vec<_>>>()?;
+        let mut opts = FlushOptions::default();
+        opts.set_wait(true);
+        self.db.flush_cfs_opt(&cfs, &opts)?;
+        Ok(self.db.flush_wal(true)?)
+    }
+
     pub(crate) fn progress(&self) -> MutexGuard<'_, Progress> {
         self.progress.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -106,6 +137,9 @@ pub(crate) fn open_db(path: &Path) -> Result<DB> {
     opts.create_missing_column_families(true);
     // Built without compression libraries; RocksDB must not ask for one.
     opts.set_compression_type(DBCompressionType::None);
+    // Writes skip RocksDB's WAL (`Shared::write_batch`): a flush must carry every
+    // column family to the same point, or the consistent index could outrun data.
+    opts.set_atomic_flush(true);
     let cfs = COLUMN_FAMILIES.iter().map(|&name| {
         let mut cf_opts = Options::default();
         cf_opts.set_compression_type(DBCompressionType::None);
@@ -229,9 +263,9 @@ impl Store {
             .sum()
     }
 
-    /// Makes everything applied so far durable (syncs RocksDB's WAL).
+    /// Makes everything applied so far durable (flushes the memtables).
     pub fn sync_to_disk(&self) -> Result<()> {
-        Ok(self.shared.db.flush_wal(true)?)
+        self.shared.flush()
     }
 
     /// Writes a point-in-time copy of the database to `dir` (which must not exist), openable

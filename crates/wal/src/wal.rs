@@ -65,6 +65,8 @@ pub struct Wal {
     offset: u64,
     /// Whether the current segment holds anything after its head records.
     segment_has_saves: bool,
+    /// Whether the last record written was left unsynced (a commit-only state).
+    unsynced: bool,
     /// The CRC of the last record written.
     crc: u32,
     metadata: Vec<u8>,
@@ -128,6 +130,7 @@ impl Wal {
             allocated_bytes: new.allocated_bytes,
             offset: new.head_end,
             segment_has_saves: false,
+            unsynced: false,
             crc: new.crc,
             metadata: metadata.to_vec(),
             hard_state: HardState::default(),
@@ -181,6 +184,7 @@ impl Wal {
             allocated_bytes: last_bytes.len() as u64,
             offset: tail.end,
             segment_has_saves: tail.records > 3,
+            unsynced: false,
             crc: read.crc,
             metadata: metadata.clone(),
             hard_state: read.hard_state,
@@ -208,7 +212,10 @@ impl Wal {
     }
 
     /// Appends the hard state and `entries` as one record and makes it durable with
-    /// one `fdatasync`, however many entries. `entries` must be consecutive, start no
+    /// one `fdatasync`, however many entries. A record that only moves the commit
+    /// index is written but not synced, as etcd's `MustSync` rule has it: a commit
+    /// index is relearned from the leader, so losing it to a power cut is harmless,
+    /// while entries, term and vote must survive. `entries` must be consecutive, start no
     /// later than just after the last index, and not replace committed entries; they
     /// replace any entries at or after their first index. An empty hard state stands
     /// for the current one; a call with neither new state nor entries writes nothing.
@@ -230,7 +237,10 @@ impl Wal {
                 entries: Cow::Borrowed(entries),
             },
         };
-        self.append(&record)?;
+        let must_sync = !entries.is_empty()
+            || state.term != self.hard_state.term
+            || state.vote != self.hard_state.vote;
+        self.append(&record, must_sync)?;
         self.hard_state = state;
         self.last_index = last_index;
         Ok(())
@@ -239,7 +249,7 @@ impl Wal {
     /// Records that a snapshot at `snap` exists; durable on return.
     pub fn save_snapshot(&mut self, snap: WalSnapshot) -> Result<()> {
         self.check_usable()?;
-        self.append(&Record::Snapshot(snap))?;
+        self.append(&Record::Snapshot(snap), true)?;
         self.last_index = self.last_index.max(snap.index);
         Ok(())
     }
@@ -321,9 +331,10 @@ impl Wal {
         Ok(last.index)
     }
 
-    /// Writes one record (cutting a segment first if it does not fit) and syncs it.
-    /// A failure poisons the log.
-    fn append(&mut self, record: &Record<'_>) -> Result<()> {
+    /// Writes one record (cutting a segment first if it does not fit), then syncs
+    /// the file if `sync`: an unsynced record is made durable by the next synced
+    /// one, since a sync covers every earlier write. A failure poisons the log.
+    fn append(&mut self, record: &Record<'_>, sync: bool) -> Result<()> {
         let mut crc = encode_frame(&mut self.buf, record, self.crc)?;
         let frame_bytes = self.buf.len() as u64;
         if self.offset + frame_bytes > self.opts.segment_bytes && self.segment_has_saves {
@@ -331,7 +342,8 @@ impl Wal {
             // The frame chains from the new segment's head now.
             crc = encode_frame(&mut self.buf, record, self.crc)?;
         }
-        self.write_frame(frame_bytes).map_err(|e| self.poison(e))?;
+        self.write_frame(frame_bytes, sync)
+            .map_err(|e| self.poison(e))?;
         self.offset += frame_bytes;
         self.crc = crc;
         self.segment_has_saves = true;
@@ -339,7 +351,7 @@ impl Wal {
         Ok(())
     }
 
-    fn write_frame(&mut self, frame_bytes: u64) -> Result<()> {
+    fn write_frame(&mut self, frame_bytes: u64, sync: bool) -> Result<()> {
         let path = self.current_path();
         let end = self.offset + frame_bytes;
         if end > self.allocated_bytes {
@@ -351,6 +363,10 @@ impl Wal {
         self.file
             .write_at(self.offset, &self.buf)
             .map_err(|e| Error::io("write", &path, e))?;
+        self.unsynced = !sync;
+        if !sync {
+            return Ok(());
+        }
         self.file.sync_data().map_err(|e| Error::FsyncFailed {
             file: path,
             source: e,
@@ -359,6 +375,15 @@ impl Wal {
 
     /// Starts the next segment, named for the index after the last.
     fn cut(&mut self) -> Result<()> {
+        if self.unsynced {
+            // Only the last segment may end torn: the old one is made whole first.
+            let path = self.current_path();
+            self.file.sync_data().map_err(|e| Error::FsyncFailed {
+                file: path,
+                source: e,
+            })?;
+            self.unsynced = false;
+        }
         let current = *self
             .segments
             .last()

@@ -148,6 +148,7 @@ fn boot_with(
                 layout,
                 wal_options.clone(),
                 config.max_snapshots,
+                stored_applied_index(config, layout)?,
             )?;
         }
         restart(config, layout, snapshotter, wal_options)
@@ -183,6 +184,15 @@ pub(crate) fn derived_ids(config: &ServerConfig) -> (u64, u64) {
     let member_id = ids::member_id(&my_urls, &config.initial_cluster_token);
     let cluster_id = ids::cluster_id(&members.iter().map(|m| m.id).collect::<Vec<_>>());
     (member_id, cluster_id)
+}
+
+/// The store's consistent index (the last raft index it applied), the store
+/// closed again on return.
+pub(crate) fn stored_applied_index(
+    config: &ServerConfig,
+    layout: &Layout,
+) -> Result<u64, NodeError> {
+    Ok(open_store(config, layout)?.applied_index())
 }
 
 fn open_store(config: &ServerConfig, layout: &Layout) -> Result<Arc<mvcc::Store>, NodeError> {

@@ -40,15 +40,21 @@ pub(crate) fn force_new_cluster_offline(config: &ServerConfig) -> Result<ForcedC
         max_wals: config.max_wals.max(1),
         ..WalOptions::default()
     };
-    force_new_cluster(&Layout::new(config), wal_options, config.max_snapshots)
+    let layout = Layout::new(config);
+    let store_applied = boot::stored_applied_index(config, &layout)?;
+    force_new_cluster(&layout, wal_options, config.max_snapshots, store_applied)
 }
 
 /// Rewrites the WAL of the data directory at `layout` so that this member is
 /// the only one, as described in the module manual. The member must be stopped.
+/// `store_applied` is the store's consistent index: the WAL does not sync a
+/// state that only moves the commit index, so after a power cut the store may
+/// know entries committed beyond the WAL's commit index, and those are kept.
 pub(crate) fn force_new_cluster(
     layout: &Layout,
     wal_options: WalOptions,
     max_snapshots: usize,
+    store_applied: u64,
 ) -> Result<ForcedCluster, NodeError> {
     let snapshotter = Snapshotter::new(&layout.snap, max_snapshots.max(1))
         .map_err(|e| storage_error("snapshotter", e))?;
@@ -69,7 +75,11 @@ pub(crate) fn force_new_cluster(
         proposal::decode(&contents.metadata).map_err(|e| storage_error("WAL metadata", e))?;
     let member_id = metadata.member_id;
     let hard_state = contents.hard_state;
-    let commit = hard_state.commit.max(from.index);
+    let last_index = contents.entries.last().map_or(from.index, |e| e.index);
+    let commit = hard_state
+        .commit
+        .max(from.index)
+        .max(store_applied.min(last_index));
     let mut conf_state = snapshot.map(|s| s.metadata.conf_state).unwrap_or_default();
     for entry in contents
         .entries
@@ -210,7 +220,7 @@ mod tests {
         booted.wal.save(&hs, &entries).unwrap();
         drop(booted);
 
-        let forced = force_new_cluster(&layout, WalOptions::default(), 5).unwrap();
+        let forced = force_new_cluster(&layout, WalOptions::default(), 5, 0).unwrap();
         assert_eq!(forced.member_id, me);
         assert_eq!(forced.removed.len(), 2);
         assert_eq!(forced.discarded_entries, 2);
@@ -229,8 +239,31 @@ mod tests {
         assert_eq!(removal[0].term, 2);
         drop(again);
 
-        let unchanged = force_new_cluster(&layout, WalOptions::default(), 5).unwrap();
+        let unchanged = force_new_cluster(&layout, WalOptions::default(), 5, 0).unwrap();
         assert!(unchanged.removed.is_empty(), "a second run changes nothing");
         assert_eq!(unchanged.commit_index, 7);
+    }
+
+    #[test]
+    fn entries_the_store_applied_beyond_the_wal_commit_index_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &[]);
+        let layout = Layout::new(&cfg);
+        let mut booted = boot::boot(&cfg, &layout).unwrap();
+        let me = booted.member_id;
+        // The WAL says commit 5, but the store applied 6 (the state moving the
+        // commit to 6 was not synced and a power cut lost it).
+        let entries: Vec<Entry> = (4..=7).map(|i| put_entry(i, 2)).collect();
+        let hs = HardState {
+            term: 2,
+            vote: me,
+            commit: 5,
+        };
+        booted.wal.save(&hs, &entries).unwrap();
+        drop(booted);
+
+        let forced = force_new_cluster(&layout, WalOptions::default(), 5, 6).unwrap();
+        assert_eq!(forced.discarded_entries, 1, "only entry 7 is discarded");
+        assert_eq!(forced.commit_index, 8, "two removals after commit 6");
     }
 }

@@ -321,3 +321,60 @@ fn crash_loop(
         fs.power_loss(power_loss(rng));
     }
 }
+
+#[test]
+fn a_commit_only_state_is_written_unsynced_and_lost_whole_to_a_power_cut() {
+    let fs = FaultFs::new();
+    let mut log = Wal::create(DIR.as_ref(), b"m", fault_opts(&fs, 64 * 1024)).unwrap();
+    log.save(&state(1, 0), &entries(1, 1, 3)).unwrap();
+    fs.set_fail_syncs(true);
+    // Moving only the commit index needs no sync (a sync would fail here).
+    log.save(&state(1, 3), &[]).unwrap();
+    assert!(fs.unsynced_bytes() > 0);
+    // A new term or vote must be durable.
+    assert!(matches!(
+        log.save(&state(2, 3), &[]),
+        Err(Error::FsyncFailed { .. })
+    ));
+    drop(log);
+    fs.power_loss(PowerLoss::DropAll);
+    let (_, read) = open(&fs, 64 * 1024);
+    assert_eq!(read.hard_state, state(1, 0));
+    assert_eq!(read.entries, entries(1, 1, 3));
+}
+
+#[test]
+fn the_next_synced_save_makes_a_commit_only_state_durable() {
+    let fs = FaultFs::new();
+    let mut log = Wal::create(DIR.as_ref(), b"m", fault_opts(&fs, 64 * 1024)).unwrap();
+    log.save(&state(1, 0), &entries(1, 1, 3)).unwrap();
+    log.save(&state(1, 3), &[]).unwrap();
+    log.save(&HardState::default(), &entries(1, 4, 4)).unwrap();
+    assert_eq!(fs.unsynced_bytes(), 0);
+    drop(log);
+    fs.power_loss(PowerLoss::DropAll);
+    let (_, read) = open(&fs, 64 * 1024);
+    assert_eq!(read.hard_state, state(1, 3));
+    assert_eq!(read.entries, entries(1, 1, 4));
+}
+
+#[test]
+fn a_segment_cut_after_a_commit_only_state_leaves_no_torn_segment_behind() {
+    let fs = FaultFs::new();
+    let mut log = Wal::create(DIR.as_ref(), b"m", fault_opts(&fs, 256)).unwrap();
+    log.save(&state(1, 0), &entries(1, 1, 1)).unwrap();
+    log.save(&state(1, 1), &[]).unwrap();
+    let big = [Entry {
+        term: 1,
+        index: 2,
+        data: vec![7; 300].into(),
+        ..Entry::default()
+    }];
+    log.save(&state(1, 1), &big).unwrap();
+    assert_eq!(log.segment_names().len(), 2);
+    drop(log);
+    fs.power_loss(PowerLoss::DropAll);
+    let (_, read) = open(&fs, 256);
+    assert_eq!(read.hard_state, state(1, 1));
+    assert_eq!(read.entries.len(), 2);
+}
