@@ -244,12 +244,23 @@ fn drive(
             println!("fault: {line}");
             let _ = writeln!(log_file, "{line}");
         };
+        if let Err(e) = members.check_alive() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{e:#} (seed {seed}; fault schedule in {})",
+                fault_log.display()
+            );
+        }
         if faults::apply(fault, members, &mut rng, &mut log)? {
             count += 1;
         }
     }
     members.heal()?;
     let status = child.wait().context("waiting for keel-chaos")?;
+    members
+        .check_alive()
+        .with_context(|| format!("seed {seed}; fault schedule in {}", fault_log.display()))?;
     println!(
         "xtask chaos: {count} faults injected; seed={seed}; history {}",
         history.display()

@@ -196,6 +196,23 @@ impl Members {
         Ok(())
     }
 
+    /// Fails if a member the harness did not kill has exited: a member that
+    /// stops on its own (a fatal error, a panic) is a finding, never noise.
+    pub(crate) fn check_alive(&mut self) -> anyhow::Result<()> {
+        for i in 0..self.states.len() {
+            if let Some(State::Running(child)) = self.states.get_mut(i)
+                && let Some(status) = child.try_wait()?
+            {
+                bail!(
+                    "member {} exited on its own ({status}); see {}",
+                    self.spec.name(i),
+                    self.spec.log_file(i).display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// True while member `i` runs (neither dead nor paused).
     pub(crate) fn is_running(&self, i: usize) -> bool {
         matches!(self.states.get(i), Some(State::Running(_)))

@@ -54,6 +54,9 @@ use crate::http::metrics;
 /// Most inputs handled before looking at raft's `Ready` again.
 const MAX_DRAIN: usize = 4096;
 
+/// The loop's error when the apply thread is gone.
+const APPLY_STOPPED: &str = "the apply thread stopped";
+
 /// Requests to the raft loop.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -150,8 +153,14 @@ impl RaftLoop {
             Err(e) => return self.state.set_fatal(format!("raft loop runtime: {e}")),
         };
         runtime.block_on(async move {
-            if let Err(reason) = self.run_async().await {
-                self.state.set_fatal(reason);
+            match self.run_async().await {
+                // The apply thread stops on its own only to restart the member
+                // for a snapshot; the restart is under way, nothing failed.
+                Err(reason) if reason == APPLY_STOPPED && self.state.restart_reason().is_some() => {
+                    tracing::debug!("the apply thread stopped for a restart");
+                }
+                Err(reason) => self.state.set_fatal(reason),
+                Ok(()) => {}
             }
             self.reads.fail_all(|| ServerError::Stopped);
         });
@@ -418,7 +427,7 @@ impl RaftLoop {
             };
             self.apply_tx
                 .send(task)
-                .map_err(|_| "the apply thread stopped".to_string())?;
+                .map_err(|_| APPLY_STOPPED.to_string())?;
         }
         rd.committed_entries = entries;
         Ok(conf_changes)
