@@ -203,14 +203,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keeps_committed_entries_discards_the_rest_and_removes_the_others() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), &[]);
+    /// A stopped member's data directory whose WAL holds entries 4 to 7 at
+    /// term 2 with commit index 5; returns the layout, its id and the entries.
+    fn stopped_with_uncommitted_tail(dir: &Path) -> (Layout, u64, Vec<Entry>) {
+        let cfg = config(dir, &[]);
         let layout = Layout::new(&cfg);
         let mut booted = boot::boot(&cfg, &layout).unwrap();
         let me = booted.member_id;
-        // Entries 4 and 5 committed at term 2; 6 and 7 appended but never committed.
         let entries: Vec<Entry> = (4..=7).map(|i| put_entry(i, 2)).collect();
         let hs = HardState {
             term: 2,
@@ -218,7 +217,14 @@ mod tests {
             commit: 5,
         };
         booted.wal.save(&hs, &entries).unwrap();
-        drop(booted);
+        (layout, me, entries)
+    }
+
+    #[test]
+    fn keeps_committed_entries_discards_the_rest_and_removes_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        // Entries 4 and 5 committed at term 2; 6 and 7 appended but never committed.
+        let (layout, me, entries) = stopped_with_uncommitted_tail(dir.path());
 
         let forced = force_new_cluster(&layout, WalOptions::default(), 5, 0).unwrap();
         assert_eq!(forced.member_id, me);
@@ -247,20 +253,9 @@ mod tests {
     #[test]
     fn entries_the_store_applied_beyond_the_wal_commit_index_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), &[]);
-        let layout = Layout::new(&cfg);
-        let mut booted = boot::boot(&cfg, &layout).unwrap();
-        let me = booted.member_id;
         // The WAL says commit 5, but the store applied 6 (the state moving the
         // commit to 6 was not synced and a power cut lost it).
-        let entries: Vec<Entry> = (4..=7).map(|i| put_entry(i, 2)).collect();
-        let hs = HardState {
-            term: 2,
-            vote: me,
-            commit: 5,
-        };
-        booted.wal.save(&hs, &entries).unwrap();
-        drop(booted);
+        let (layout, _, _) = stopped_with_uncommitted_tail(dir.path());
 
         let forced = force_new_cluster(&layout, WalOptions::default(), 5, 6).unwrap();
         assert_eq!(forced.discarded_entries, 1, "only entry 7 is discarded");
