@@ -37,12 +37,11 @@
 //!
 //! Each [`Store::apply`] writes one `WriteBatch` holding the data and the raft index
 //! (`consistent_index`), so replaying the raft log after a crash skips what was applied
-//! ([`Store::applied_index`]). Batches skip RocksDB's own WAL: the raft WAL is the log,
-//! so a write costs only a memtable insert. The column families flush atomically and every
-//! write (the compactor's too) skips the WAL, so what survives a crash is a prefix of the
-//! writes, consistent index included, and the server replays raft entries after it.
-//! [`Store::sync_to_disk`] flushes the memtables, which the server does before releasing
-//! raft log behind a snapshot; closing the store flushes them too.
+//! ([`Store::applied_index`]). Batches go to RocksDB's WAL unsynced: they survive a process
+//! crash, so a restarted member never serves an older revision than before it; after a
+//! power cut the store is behind and the server replays raft entries after its consistent
+//! index. [`Store::sync_to_disk`] flushes the memtables (the column families flush
+//! atomically), which the server does before releasing raft log behind a snapshot.
 //!
 //! # Compaction
 //!

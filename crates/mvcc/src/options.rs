@@ -23,9 +23,8 @@ pub struct StoreOptions {
     /// Lease grants with a shorter TTL get this one (etcd's `minLeaseTTL`, derived by the
     /// server from the election timeout); 0 for no minimum.
     pub min_lease_ttl_seconds: i64,
-    /// Write and sync RocksDB's WAL on every apply. By default writes skip RocksDB's WAL:
-    /// the server relies on its raft WAL, replays entries after the consistent index
-    /// at boot, and calls [`crate::Store::sync_to_disk`] before releasing raft log.
+    /// Sync RocksDB's WAL on every apply (the server normally relies on its raft WAL and
+    /// calls [`crate::Store::sync_to_disk`] before releasing raft log).
     pub sync_each_apply: bool,
 }
 

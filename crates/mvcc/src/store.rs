@@ -88,19 +88,14 @@ impl Shared {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes `batch` without RocksDB's own WAL: the raft WAL is the log, and a
-    /// store that lost its unflushed writes is caught up by replaying raft entries
-    /// after its consistent index. Because no write goes through RocksDB's WAL and
-    /// the column families flush atomically, what survives a crash is always a
-    /// prefix of the writes, consistent index included. With
-    /// [`StoreOptions::sync_each_apply`] the write is logged and synced instead.
+    /// Writes `batch` through RocksDB's WAL, unsynced (synced with
+    /// [`StoreOptions::sync_each_apply`]): a process crash loses nothing the store
+    /// applied, so a restarted member never serves a revision older than it served
+    /// before; a power cut may lose unsynced writes, which the server replays from
+    /// raft entries after the consistent index.
     pub(crate) fn write_batch(&self, batch: WriteBatch) -> Result<()> {
         let mut opts = WriteOptions::default();
-        if self.opts.sync_each_apply {
-            opts.set_sync(true);
-        } else {
-            opts.disable_wal(true);
-        }
+        opts.set_sync(self.opts.sync_each_apply);
         Ok(self.db.write_opt(batch, &opts)?)
     }
 
@@ -137,8 +132,8 @@ pub(crate) fn open_db(path: &Path) -> Result<DB> {
     opts.create_missing_column_families(true);
     // Built without compression libraries; RocksDB must not ask for one.
     opts.set_compression_type(DBCompressionType::None);
-    // Writes skip RocksDB's WAL (`Shared::write_batch`): a flush must carry every
-    // column family to the same point, or the consistent index could outrun data.
+    // A flush carries every column family to the same point, so the consistent
+    // index never outruns the data it stands for.
     opts.set_atomic_flush(true);
     let cfs = COLUMN_FAMILIES.iter().map(|&name| {
         let mut cf_opts = Options::default();
