@@ -251,11 +251,15 @@ mod serial {
             side
         }
 
-        /// Replaces an ID in its decimal and hexadecimal spellings.
+        /// Replaces an ID in its decimal and hexadecimal spellings, the
+        /// space-padded `%16x` of etcdctl's member messages included (the two
+        /// servers' IDs differ, and so may their padding).
         fn replace_id(&mut self, id: u64, name: &str) {
             self.replacements.push((id.to_string(), name.to_owned()));
             self.replacements
                 .push((format!("{id:016x}"), name.to_owned()));
+            self.replacements
+                .push((format!("{id:16x}"), name.to_owned()));
             self.replacements.push((format!("{id:x}"), name.to_owned()));
         }
 
