@@ -40,8 +40,8 @@
 //! ([`Store::applied_index`]). Batches go to RocksDB's WAL unsynced: they survive a process
 //! crash, so a restarted member never serves an older revision than before it; after a
 //! power cut the store is behind and the server replays raft entries after its consistent
-//! index. [`Store::sync_to_disk`] flushes the memtables (the column families flush
-//! atomically), which the server does before releasing raft log behind a snapshot.
+//! index. [`Store::sync_to_disk`] syncs RocksDB's WAL, which the server does before
+//! releasing raft log behind a snapshot.
 //!
 //! # Compaction
 //!

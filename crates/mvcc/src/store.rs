@@ -18,7 +18,6 @@ use rocksdb::ColumnFamily;
 use rocksdb::ColumnFamilyDescriptor;
 use rocksdb::DB;
 use rocksdb::DBCompressionType;
-use rocksdb::FlushOptions;
 use rocksdb::Options;
 use rocksdb::WriteBatch;
 use rocksdb::WriteOptions;
@@ -99,18 +98,6 @@ impl Shared {
         Ok(self.db.write_opt(batch, &opts)?)
     }
 
-    /// Flushes every column family's memtable to disk, atomically.
-    pub(crate) fn flush(&self) -> Result<()> {
-        let cfs = COLUMN_FAMILIES
-            .iter()
-            .map(|&name| self.cf(name))
-            .collect::<Result<Vec<_>>>()?;
-        let mut opts = FlushOptions::default();
-        opts.set_wait(true);
-        self.db.flush_cfs_opt(&cfs, &opts)?;
-        Ok(self.db.flush_wal(true)?)
-    }
-
     pub(crate) fn progress(&self) -> MutexGuard<'_, Progress> {
         self.progress.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -132,9 +119,6 @@ pub(crate) fn open_db(path: &Path) -> Result<DB> {
     opts.create_missing_column_families(true);
     // Built without compression libraries; RocksDB must not ask for one.
     opts.set_compression_type(DBCompressionType::None);
-    // A flush carries every column family to the same point, so the consistent
-    // index never outruns the data it stands for.
-    opts.set_atomic_flush(true);
     let cfs = COLUMN_FAMILIES.iter().map(|&name| {
         let mut cf_opts = Options::default();
         cf_opts.set_compression_type(DBCompressionType::None);
@@ -258,9 +242,9 @@ impl Store {
             .sum()
     }
 
-    /// Makes everything applied so far durable (flushes the memtables).
+    /// Makes everything applied so far durable (syncs RocksDB's WAL).
     pub fn sync_to_disk(&self) -> Result<()> {
-        self.shared.flush()
+        Ok(self.shared.db.flush_wal(true)?)
     }
 
     /// Writes a point-in-time copy of the database to `dir` (which must not exist), openable
