@@ -128,7 +128,13 @@ impl<'a> WriteTxn<'a> {
         if req.lease != 0 && !self.state.leases.contains_key(&req.lease) {
             return Err(Error::LeaseNotFound);
         }
-        let prev = self.latest(&req.key)?;
+        // One read serves both the previous version (unless this txn changed the key
+        // already) and the event's `prev_kv`.
+        let before = self.stored_before(&req.key)?;
+        let prev = match self.overlay.get(&req.key) {
+            Some(pending) => pending.clone(),
+            None => before.clone(),
+        };
         if (req.ignore_value || req.ignore_lease) && prev.is_none() {
             return Err(Error::KeyNotFound);
         }
@@ -148,7 +154,7 @@ impl<'a> WriteTxn<'a> {
             },
         };
         let prev_kv = if req.prev_kv { prev } else { None };
-        let event_prev = self.event_prev(&kv)?;
+        let event_prev = event_prev(&kv, before);
         self.push(Event {
             kind: EventType::Put,
             kv,
@@ -192,7 +198,12 @@ impl<'a> WriteTxn<'a> {
             mod_revision: self.begin() + 1,
             ..KeyValue::default()
         };
-        let event_prev = self.event_prev(&kv)?;
+        // `prev` is the version before the write unless this txn changed the key already.
+        let before = match self.overlay.get(&kv.key) {
+            Some(_) => self.stored_before(&kv.key)?,
+            None => Some(prev),
+        };
+        let event_prev = event_prev(&kv, before);
         self.push(Event {
             kind: EventType::Delete,
             kv,
@@ -200,13 +211,9 @@ impl<'a> WriteTxn<'a> {
         })
     }
 
-    /// An event's `prev_kv` as etcd's watch fills it: the version before the write's
-    /// revision (not one written earlier in the same txn), and none for a creation.
-    fn event_prev(&self, kv: &KeyValue) -> Result<Option<KeyValue>> {
-        if kv.version == 1 {
-            return Ok(None);
-        }
-        let before = self.state.index.get(&kv.key, self.begin());
+    /// The stored version of `key` at the revision before this write.
+    fn stored_before(&self, key: &[u8]) -> Result<Option<KeyValue>> {
+        let before = self.state.index.get(key, self.begin());
         before.map(|rev| self.reader.kv(rev)).transpose()
     }
 
@@ -276,4 +283,10 @@ impl<'a> WriteTxn<'a> {
             responses,
         })
     }
+}
+
+/// An event's `prev_kv` as etcd's watch fills it: the version before the write's revision
+/// (`before`, not one written earlier in the same txn), and none for a creation.
+fn event_prev(kv: &KeyValue, before: Option<KeyValue>) -> Option<KeyValue> {
+    if kv.version == 1 { None } else { before }
 }

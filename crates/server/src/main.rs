@@ -158,6 +158,23 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
         keepalive_interval: config.grpc_keepalive_interval,
         keepalive_timeout: config.grpc_keepalive_timeout,
     };
+    // Clients are served once the member has published itself, as etcd does: until
+    // then it may hold an older state than one it served before a crash.
+    tokio::select! {
+        () = node.published() => {}
+        signal = shutdown_signal() => {
+            tracing::info!(%signal, "stopping before serving clients");
+            drop(backend);
+            node.stop().await;
+            return Ok(Exit::Done);
+        }
+        stopped = node.stopped() => {
+            let outcome = stop_outcome(stopped);
+            drop(backend);
+            node.stop().await;
+            return outcome;
+        }
+    }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut serving = tokio::spawn(grpc::serve(Arc::clone(&backend), options, async move {
         let _ = stop_rx.await;
@@ -168,16 +185,7 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
             tracing::info!(%signal, "stopping gracefully");
             Ok(Exit::Done)
         }
-        stopped = node.stopped() => match stopped {
-            Stopped::Failed(reason) => Err(anyhow::anyhow!("the member failed: {reason}")),
-            Stopped::Restart(reason) => {
-                tracing::info!(%reason, "restarting");
-                Ok(Exit::Restart)
-            }
-            Stopped::Removed => {
-                Err(anyhow::anyhow!("the member has been permanently removed from the cluster"))
-            }
-        },
+        stopped = node.stopped() => stop_outcome(stopped),
         served = &mut serving => {
             serving_done = true;
             match served {
@@ -203,6 +211,20 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
     drop(backend);
     node.stop().await;
     outcome
+}
+
+/// What a stop the member asked for means for the process.
+fn stop_outcome(stopped: Stopped) -> anyhow::Result<Exit> {
+    match stopped {
+        Stopped::Failed(reason) => Err(anyhow::anyhow!("the member failed: {reason}")),
+        Stopped::Restart(reason) => {
+            tracing::info!(%reason, "restarting");
+            Ok(Exit::Restart)
+        }
+        Stopped::Removed => Err(anyhow::anyhow!(
+            "the member has been permanently removed from the cluster"
+        )),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT with the signal's name.

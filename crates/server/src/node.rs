@@ -187,6 +187,7 @@ impl Node {
             conf_state: booted.conf_state,
             snapshot_index: booted.snapshot_index,
             applied_index: booted.applied,
+            log_bytes_since_snapshot: 0,
         };
         let threads = vec![
             spawn_thread("keel-raft", move || raft.run())?,
@@ -246,6 +247,15 @@ impl Node {
     /// HashKV with its peers' at its revision; an error names those that differ.
     pub async fn initial_corruption_check(&self) -> Result<(), String> {
         corruption::initial_check(&self.backend).await
+    }
+
+    /// Resolves once this member has published itself through raft and applied that
+    /// entry, so that it serves no state older than what the cluster committed before it
+    /// started (etcd serves clients only after `ReadyNotify`).
+    pub async fn published(&self) {
+        let mut published = self.backend.state.published.subscribe();
+        // The sender lives in the state this node holds, so the wait cannot fail.
+        let _ = published.wait_for(|p| *p).await;
     }
 
     /// The client services' view of the member.
@@ -445,19 +455,15 @@ async fn compaction_loop(backend: Arc<NodeBackend>, mode: crate::config::AutoCom
     }
 }
 
-/// Publishes this member's name and client URLs once a leader exists (etcd's publish).
+/// Publishes this member's name and client URLs once a leader exists (etcd's publish),
+/// once per start even when the cluster already knows them: the entry's apply here
+/// marks the member ready to serve clients.
 async fn publish_loop(backend: Arc<NodeBackend>, client_urls: Vec<String>) {
     loop {
-        let published = backend
-            .state
-            .membership()
-            .get(backend.state.member_id)
-            .is_some_and(|m| m.client_urls == client_urls && m.name == backend.state.name);
-        if published {
-            return;
-        }
         if backend.state.leader() != 0 && backend.publish(client_urls.clone()).await.is_ok() {
-            continue;
+            backend.state.published.send_replace(true);
+            tracing::info!("published; serving clients");
+            return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -4,8 +4,9 @@
 //! applied: its consistent index is stored with the data), its events go to
 //! watchers, and the proposer's waiter gets the result; a conf change or an
 //! empty entry only advances the consistent index, while membership, member
-//! attributes and alarms are kept here. Every `--snapshot-count` entries the
-//! store is made durable and the raft loop is asked for a snapshot there.
+//! attributes and alarms are kept here. Every `--snapshot-count` entries, or
+//! every [`SNAPSHOT_LOG_BYTES`] of entries if that comes first, the store is
+//! made durable and the raft loop is asked for a snapshot there.
 //! A storage failure stops the member.
 
 use std::sync::Arc;
@@ -29,6 +30,16 @@ use crate::backend::RevisionEvents;
 /// The apply thread stops because the member restarts (not a failure).
 const RESTARTING: &str = "restarting";
 
+/// Entry bytes applied since the last snapshot that trigger the next one even before
+/// `--snapshot-count` entries: the raft log since the snapshot (plus the catch-up
+/// entries) stays in memory, and a snapshot costs only a sync of the store's WAL and a
+/// small `.snap`, so memory is bounded by bytes too (etcd 3.6 lowered its default
+/// count to 10,000 for the same reason).
+pub(crate) const SNAPSHOT_LOG_BYTES: u64 = 8 << 20;
+
+/// Bytes an in-memory entry costs besides its data (index, term, type, vector slot).
+const ENTRY_OVERHEAD_BYTES: u64 = 48;
+
 /// etcd's AlarmType NOSPACE.
 pub(crate) const ALARM_NOSPACE: i32 = 1;
 
@@ -45,6 +56,8 @@ pub(crate) struct Applier {
     pub(crate) snapshot_index: u64,
     /// The last index handled (applied now or before a restart).
     pub(crate) applied_index: u64,
+    /// Bytes of the entries applied since the last snapshot (this run).
+    pub(crate) log_bytes_since_snapshot: u64,
 }
 
 impl Applier {
@@ -78,6 +91,7 @@ impl Applier {
         let mut conf_states = task.conf_states.into_iter().peekable();
         for entry in task.entries {
             let index = entry.index;
+            self.log_bytes_since_snapshot += entry.data.len() as u64 + ENTRY_OVERHEAD_BYTES;
             self.apply_entry(entry)?;
             while let Some((_, cs)) = conf_states.next_if(|(i, _)| *i <= index) {
                 self.conf_state = cs;
@@ -243,9 +257,13 @@ impl Applier {
         Ok(())
     }
 
-    /// Every `snapshot_count` entries: make the store durable, then ask for a raft snapshot.
+    /// Every `snapshot_count` entries or [`SNAPSHOT_LOG_BYTES`]: make the store durable,
+    /// then ask for a raft snapshot.
     fn maybe_snapshot(&mut self) -> Result<(), String> {
-        if self.applied_index < self.snapshot_index + self.snapshot_count {
+        let by_count = self.applied_index >= self.snapshot_index + self.snapshot_count;
+        let by_bytes = self.log_bytes_since_snapshot >= SNAPSHOT_LOG_BYTES
+            && self.applied_index > self.snapshot_index;
+        if !by_count && !by_bytes {
             return Ok(());
         }
         self.state
@@ -271,6 +289,7 @@ impl Applier {
             .blocking_send(cmd)
             .map_err(|_| "the raft loop stopped".to_string())?;
         self.snapshot_index = self.applied_index;
+        self.log_bytes_since_snapshot = 0;
         Ok(())
     }
 }

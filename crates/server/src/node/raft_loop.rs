@@ -8,7 +8,9 @@
 //! 2. persist the snapshot (`.snap`, then the WAL marker) and the hard state
 //!    with the entries in ONE `Wal::save` (one fdatasync);
 //! 3. make them visible to raft (`MemStorage`), then send `persisted_messages`;
-//! 4. hand committed entries to the apply thread, serve read states;
+//! 4. hand committed entries to the apply thread, serve read states (committed
+//!    entries already durable here, without conf changes, go before step 2, so
+//!    applying overlaps the fsync: see `applies_before_persist`);
 //! 5. `advance`, then apply conf changes to raft.
 //!
 //! A WAL or snapshot failure stops the member (it never continues after one).
@@ -306,10 +308,18 @@ impl RaftLoop {
         }
         let messages = std::mem::take(&mut rd.messages);
         self.send(messages);
+        let early = self.applies_before_persist(&rd);
+        let mut conf_changes = if early {
+            self.hand_to_apply(&mut rd)?
+        } else {
+            Vec::new()
+        };
         self.persist(&rd)?;
         let persisted = std::mem::take(&mut rd.persisted_messages);
         self.send(persisted);
-        let conf_changes = self.hand_to_apply(&mut rd)?;
+        if !early {
+            conf_changes = self.hand_to_apply(&mut rd)?;
+        }
         for rs in &rd.read_states {
             self.reads.on_read_state(rs);
         }
@@ -346,6 +356,24 @@ impl RaftLoop {
         } else if led && !leads {
             self.lessor.demote();
         }
+    }
+
+    /// Whether step 4 may come before step 2: every committed entry is already durable
+    /// in this member's WAL (a leader's always are: it counts itself only after its
+    /// fsync), none changes the configuration, and no snapshot arrives. The apply thread
+    /// then works while this `Ready`'s entries are fsynced, as etcd's leader applies in
+    /// parallel with its WAL save.
+    fn applies_before_persist(&self, rd: &Ready) -> bool {
+        let durable = raft_core::Storage::last_index(self.raw.store()).unwrap_or(0);
+        rd.snapshot.is_none()
+            && rd
+                .committed_entries
+                .last()
+                .is_some_and(|e| e.index <= durable)
+            && rd
+                .committed_entries
+                .iter()
+                .all(|e| e.entry_type != EntryType::ConfChange)
     }
 
     /// Step 2 and 3: durable, then visible to raft.

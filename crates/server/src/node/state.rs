@@ -62,6 +62,9 @@ pub(crate) struct NodeState {
     pub(crate) stopping: AtomicBool,
     /// True once this member knows it was removed from the cluster.
     pub(crate) removed: AtomicBool,
+    /// True once this process's publish entry is applied here: everything committed
+    /// before the member (re)started is then applied too (etcd's `ReadyNotify`).
+    pub(crate) published: watch::Sender<bool>,
 }
 
 impl NodeState {
@@ -96,6 +99,7 @@ impl NodeState {
             fatal_notify: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
             removed: AtomicBool::new(false),
+            published: watch::Sender::new(false),
         }
     }
 

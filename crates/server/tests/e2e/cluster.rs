@@ -324,6 +324,40 @@ mod serial {
         assert_eq!(read_all(member, "s").await.len(), 60);
     }
 
+    /// Raft's log since the last snapshot lives in memory, so 8 MiB of entries trigger a
+    /// snapshot long before the default `--snapshot-count` of 100,000 entries.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn eight_mib_of_entries_trigger_a_snapshot_before_the_snapshot_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 1);
+        let member = &mut members[0];
+        member.start(&initial, &[]);
+        member.wait_healthy();
+        let value = "x".repeat(1_000_000);
+        for i in 0..8 {
+            put_until_acked(member, &format!("big{i}"), &value).await;
+        }
+        assert_eq!(snap_files(member), 0, "8,000,000 bytes stay under 8 MiB");
+        put_until_acked(member, "big8", &value).await;
+        let deadline = Instant::now() + PATIENCE;
+        while snap_files(member) == 0 {
+            assert!(Instant::now() < deadline, "{}", member.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        member.kill();
+        member.start(&initial, &[]);
+        member.wait_healthy();
+        let keys = connect(member)
+            .await
+            .get(
+                "big",
+                Some(GetOptions::new().with_prefix().with_keys_only()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(keys.kvs().len(), 9, "every put survives the restart");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lagging_follower_catches_up_through_a_snapshot() {
         let dir = tempfile::tempdir().unwrap();
@@ -476,5 +510,49 @@ mod serial {
                 m.name
             );
         }
+    }
+
+    /// etcd's `ReadyNotify`: a restarted member opens its client port only once its
+    /// publish entry is applied, so it never answers from a state older than what the
+    /// cluster committed before it came back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restarted_member_serves_clients_only_once_its_publish_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 3);
+        for m in members.iter_mut() {
+            m.start(&initial, &[]);
+        }
+        for m in members.iter_mut() {
+            m.wait_healthy();
+        }
+        put_until_acked(&members[0], "gate", "before").await;
+        for m in members.iter_mut() {
+            m.kill();
+        }
+        members[0].start(&initial, &[]);
+        let deadline = Instant::now() + PATIENCE;
+        while members[0].log_text().matches("member started").count() < 2 {
+            assert!(Instant::now() < deadline, "{}", members[0].log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Alone, the member cannot commit its publish entry: its client port stays shut
+        // (without the gate it would open within a moment of starting).
+        let shut_until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < shut_until {
+            let addr = ("127.0.0.1", members[0].client_port);
+            assert!(
+                std::net::TcpStream::connect(addr).is_err(),
+                "the client port opened without a quorum:\n{}",
+                members[0].log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        members[1].start(&initial, &[]);
+        members[0].wait_healthy();
+        assert!(members[0].log_text().contains("published; serving clients"));
+        assert_eq!(
+            read_all(&members[0], "gate").await,
+            vec![("gate".to_string(), "before".to_string())]
+        );
     }
 }
