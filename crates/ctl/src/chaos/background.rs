@@ -66,6 +66,7 @@ pub(crate) async fn leases(channels: Arc<Vec<Channel>>, deadline: Instant) -> u6
 pub(crate) async fn compactor(
     channels: Arc<Vec<Channel>>,
     latest: Latest,
+    vouched: Latest,
     deadline: Instant,
 ) -> u64 {
     let mut done = 0u64;
@@ -73,12 +74,12 @@ pub(crate) async fn compactor(
     while Instant::now() < deadline {
         tokio::time::sleep(COMPACT_INTERVAL).await;
         n += 1;
-        let revision = latest
-            .load(Ordering::Relaxed)
-            .saturating_sub(COMPACT_LAG_REVISIONS);
-        if revision < 2 {
+        let Some(revision) = compaction_revision(
+            latest.load(Ordering::Relaxed),
+            vouched.load(Ordering::Relaxed),
+        ) else {
             continue;
-        }
+        };
         let request = CompactionRequest {
             revision: i64::try_from(revision).unwrap_or(0),
             physical: false,
@@ -90,6 +91,20 @@ pub(crate) async fn compactor(
         }
     }
     done
+}
+
+/// The revision to compact at: [`COMPACT_LAG_REVISIONS`] behind the newest revision a
+/// client saw, and never beyond `vouched`, the newest revision some watcher has had
+/// delivered (events or a progress notification); `None` when too early.
+///
+/// Why the watchers then cover every revision, so that the history checks can decide
+/// every indeterminate write: a watcher skips revisions only when it resumes below the
+/// compaction, and then only those below it. Every compaction is at or below a revision
+/// some watcher had already been delivered when it was issued, so by induction on the
+/// compactions, every revision below it had been delivered to some watcher before.
+pub(crate) fn compaction_revision(latest: u64, vouched: u64) -> Option<u64> {
+    let revision = latest.saturating_sub(COMPACT_LAG_REVISIONS).min(vouched);
+    (revision >= 2).then_some(revision)
 }
 
 /// Probes every member's revision (a serializable read answers from the
@@ -125,5 +140,30 @@ pub(crate) async fn revision_probe(
             }
         }
         tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_never_passes_what_a_watcher_was_delivered() {
+        assert_eq!(compaction_revision(10_000, 9_000), Some(9_000));
+        assert_eq!(
+            compaction_revision(10_000, 500),
+            Some(500),
+            "a lagging watch holds it"
+        );
+        assert_eq!(
+            compaction_revision(10_000, 0),
+            None,
+            "no watcher delivered yet"
+        );
+        assert_eq!(
+            compaction_revision(1_000, 5_000),
+            Some(1_000 - COMPACT_LAG_REVISIONS)
+        );
+        assert_eq!(compaction_revision(150, 150), None, "too early");
     }
 }

@@ -118,6 +118,7 @@ async fn drive(
     };
     let latest: driver::Latest = Arc::new(AtomicU64::new(0));
     let target: driver::Latest = Arc::new(AtomicU64::new(0));
+    let vouched: driver::Latest = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + cli.duration;
     let mut clients = JoinSet::new();
     for id in 0..cli.clients {
@@ -141,6 +142,7 @@ async fn drive(
             recorder.clone(),
             1,
             target.clone(),
+            vouched.clone(),
             deadline,
             hard_stop,
         ));
@@ -149,6 +151,7 @@ async fn drive(
     let compactions = tokio::spawn(background::compactor(
         channels.clone(),
         latest.clone(),
+        vouched.clone(),
         deadline,
     ));
     let probe = tokio::spawn(background::revision_probe(

@@ -44,6 +44,7 @@ pub(crate) async fn watcher(
     recorder: Recorder,
     start_revision: u64,
     target: Latest,
+    vouched: Latest,
     deadline: Instant,
     hard_stop: Instant,
 ) {
@@ -64,7 +65,8 @@ pub(crate) async fn watcher(
             watcher: id,
             start_revision: cursor.next_revision,
         });
-        let _ = stream(id, pick(&channels, endpoint), &recorder, &mut cursor, &done).await;
+        let channel = pick(&channels, endpoint);
+        let _ = stream(id, channel, &recorder, &mut cursor, &vouched, &done).await;
         endpoint += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -76,6 +78,7 @@ async fn stream(
     channel: Channel,
     recorder: &Recorder,
     cursor: &mut Cursor,
+    vouched: &Latest,
     done: &impl Fn(&Cursor) -> bool,
 ) -> Result<(), tonic::Status> {
     let (tx, rx) = mpsc::channel(4);
@@ -109,7 +112,10 @@ async fn stream(
             message = responses.message() => {
                 let Some(response) = message? else { return Ok(()) };
                 heard = Instant::now();
-                if !take(id, recorder, cursor, response) {
+                let taken = take(id, recorder, cursor, response);
+                // The compactor stays at or below this (see `background::compaction_revision`).
+                vouched.fetch_max(cursor.next_revision.saturating_sub(1), Ordering::Relaxed);
+                if !taken {
                     return Ok(());
                 }
             }
