@@ -141,8 +141,10 @@ async fn drive(
             channels.clone(),
             recorder.clone(),
             1,
-            target.clone(),
-            vouched.clone(),
+            watcher::Marks {
+                target: target.clone(),
+                vouched: vouched.clone(),
+            },
             deadline,
             hard_stop,
         ));

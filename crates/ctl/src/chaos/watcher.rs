@@ -36,18 +36,27 @@ struct Cursor {
     next_revision: u64,
 }
 
+/// Revisions the watchers share with the rest of the run.
+#[derive(Clone, Debug)]
+pub(crate) struct Marks {
+    /// The revision to reach before stopping (0 until the load has stopped).
+    pub(crate) target: Latest,
+    /// The newest revision any watcher has had delivered (the compactor's bound).
+    pub(crate) vouched: Latest,
+}
+
 /// One watcher's loop: runs until `deadline`, then until it has vouched for
-/// the revision in `target` (set once the load has stopped), or `hard_stop`.
+/// the revision in `marks.target` (set once the load has stopped), or `hard_stop`.
 pub(crate) async fn watcher(
     id: u32,
     channels: Arc<Vec<Channel>>,
     recorder: Recorder,
     start_revision: u64,
-    target: Latest,
-    vouched: Latest,
+    marks: Marks,
     deadline: Instant,
     hard_stop: Instant,
 ) {
+    let Marks { target, vouched } = marks;
     let mut cursor = Cursor {
         next_revision: start_revision.max(1),
     };
