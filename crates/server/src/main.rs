@@ -160,20 +160,18 @@ async fn run(config: ServerConfig) -> anyhow::Result<Exit> {
     };
     // Clients are served once the member has published itself, as etcd does: until
     // then it may hold an older state than one it served before a crash.
-    tokio::select! {
-        () = node.published() => {}
+    let unpublished = tokio::select! {
+        () = node.published() => None,
         signal = shutdown_signal() => {
             tracing::info!(%signal, "stopping before serving clients");
-            drop(backend);
-            node.stop().await;
-            return Ok(Exit::Done);
+            Some(Ok(Exit::Done))
         }
-        stopped = node.stopped() => {
-            let outcome = stop_outcome(stopped);
-            drop(backend);
-            node.stop().await;
-            return outcome;
-        }
+        stopped = node.stopped() => Some(stop_outcome(stopped)),
+    };
+    if let Some(outcome) = unpublished {
+        drop(backend);
+        node.stop().await;
+        return outcome;
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut serving = tokio::spawn(grpc::serve(Arc::clone(&backend), options, async move {

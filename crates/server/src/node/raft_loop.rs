@@ -308,18 +308,18 @@ impl RaftLoop {
         }
         let messages = std::mem::take(&mut rd.messages);
         self.send(messages);
-        let early = self.applies_before_persist(&rd);
-        let mut conf_changes = if early {
-            self.hand_to_apply(&mut rd)?
+        let handed_early = if self.applies_before_persist(&rd) {
+            Some(self.hand_to_apply(&mut rd)?)
         } else {
-            Vec::new()
+            None
         };
         self.persist(&rd)?;
         let persisted = std::mem::take(&mut rd.persisted_messages);
         self.send(persisted);
-        if !early {
-            conf_changes = self.hand_to_apply(&mut rd)?;
-        }
+        let conf_changes = match handed_early {
+            Some(conf_changes) => conf_changes,
+            None => self.hand_to_apply(&mut rd)?,
+        };
         for rs in &rd.read_states {
             self.reads.on_read_state(rs);
         }

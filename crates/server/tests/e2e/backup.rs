@@ -22,6 +22,7 @@ mod serial {
     use crate::member::Member;
     use crate::member::PATIENCE;
     use crate::member::cluster;
+    use crate::member::start_all;
     use crate::support::etcdctl;
     use crate::support::have_program;
 
@@ -39,15 +40,6 @@ mod serial {
             initial_cluster_token: token.into(),
             initial_advertise_peer_urls: member.peer_url(),
             ..RestoreOptions::default()
-        }
-    }
-
-    fn start_all(members: &mut [Member], initial: &str, extra: &[&str]) {
-        for m in members.iter_mut() {
-            m.start(initial, extra);
-        }
-        for m in members.iter_mut() {
-            m.wait_healthy();
         }
     }
 

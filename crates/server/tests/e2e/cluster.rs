@@ -12,6 +12,7 @@ mod serial {
 
     use crate::member::Member;
     use crate::member::PATIENCE;
+    use crate::member::start_all;
 
     async fn connect(member: &Member) -> Client {
         member.client_with_timeout(Duration::from_secs(10)).await
@@ -209,12 +210,7 @@ mod serial {
             "--experimental-initial-corrupt-check",
             "--experimental-corrupt-check-time=200ms",
         ];
-        for m in members.iter_mut() {
-            m.start(&initial, &checks);
-        }
-        for m in members.iter_mut() {
-            m.wait_healthy();
-        }
+        start_all(&mut members, &initial, &checks);
         for i in 0..20 {
             put_until_acked(&members[i % 3], &format!("c{i}"), "v").await;
         }
@@ -366,12 +362,7 @@ mod serial {
             "--snapshot-count=20",
             "--experimental-snapshot-catchup-entries=5",
         ];
-        for m in members.iter_mut() {
-            m.start(&initial, &flags);
-        }
-        for m in members.iter_mut() {
-            m.wait_healthy();
-        }
+        start_all(&mut members, &initial, &flags);
         let leader_id = leader_of(&members[0]).await;
         let mut leader = 0;
         for (i, m) in members.iter().enumerate() {
@@ -448,12 +439,7 @@ mod serial {
     async fn three_members_survive_leader_kill() {
         let dir = tempfile::tempdir().unwrap();
         let (mut members, initial) = cluster(dir.path(), 3);
-        for m in members.iter_mut() {
-            m.start(&initial, &[]);
-        }
-        for m in members.iter_mut() {
-            m.wait_healthy();
-        }
+        start_all(&mut members, &initial, &[]);
         let mut acked: Vec<(String, String)> = Vec::new();
         for i in 0..30 {
             let (key, value) = (format!("k{i:04}"), format!("before-{i}"));
@@ -519,12 +505,7 @@ mod serial {
     async fn a_restarted_member_serves_clients_only_once_its_publish_is_applied() {
         let dir = tempfile::tempdir().unwrap();
         let (mut members, initial) = cluster(dir.path(), 3);
-        for m in members.iter_mut() {
-            m.start(&initial, &[]);
-        }
-        for m in members.iter_mut() {
-            m.wait_healthy();
-        }
+        start_all(&mut members, &initial, &[]);
         put_until_acked(&members[0], "gate", "before").await;
         for m in members.iter_mut() {
             m.kill();

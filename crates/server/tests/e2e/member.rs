@@ -161,6 +161,16 @@ pub(crate) fn initial_cluster(members: &[&Member]) -> String {
         .join(",")
 }
 
+/// Starts every member with `initial` and `extra`, then waits until each is healthy.
+pub(crate) fn start_all(members: &mut [Member], initial: &str, extra: &[&str]) {
+    for m in members.iter_mut() {
+        m.start(initial, extra);
+    }
+    for m in members.iter_mut() {
+        m.wait_healthy();
+    }
+}
+
 /// `size` members named `{prefix}0`.. under `dir`, and their `--initial-cluster`.
 pub(crate) fn cluster(dir: &Path, prefix: &str, size: usize) -> (Vec<Member>, String) {
     let members: Vec<Member> = (0..size)
