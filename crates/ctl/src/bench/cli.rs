@@ -22,7 +22,7 @@ pub(crate) const MAX_WATCHERS: usize = 1_000_000;
 /// A load generator for the etcd v3 gRPC API, modelled on etcd's
 /// `tools/benchmark`, that prints the same report.
 #[derive(Debug, Parser)]
-#[command(name = "keel-bench", version, about)]
+#[command(name = "keel-bench", version)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,

@@ -8,7 +8,7 @@ use clap::Parser;
 /// Drives concurrent clients against a running cluster, records the
 /// history, and checks it for linearizability and watch guarantees.
 #[derive(Debug, Parser)]
-#[command(name = "keel-chaos", version, about)]
+#[command(name = "keel-chaos", version)]
 pub(crate) struct Cli {
     /// The members' client endpoints, comma-separated (host:port or URL).
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:2379")]

@@ -48,8 +48,13 @@ pub(crate) enum Verdict {
         key: String,
         excerpt: Vec<Operation>,
     },
-    /// The search budget ran out before an answer.
-    Unknown { key: String },
+    /// The search budget ran out before an answer, with `deepest` of the
+    /// key's `ops` operations placed at most.
+    Unknown {
+        key: String,
+        deepest: usize,
+        ops: usize,
+    },
 }
 
 /// The default per-key search budget, in search steps beyond
@@ -140,6 +145,11 @@ struct Search<'a> {
     /// (deadline, index) of the unplaced operations that must be placed.
     due: BTreeSet<(u64, usize)>,
     deadline_ns: Vec<u64>,
+    /// (observed revision, index) of the unplaced operations that must be
+    /// placed and observed one.
+    pending_revisions: BTreeSet<(u64, usize)>,
+    /// Each operation's observed revision, if it has one.
+    revision_of: Vec<Option<u64>>,
     /// One past the highest placed index: every operation from here on is
     /// unplaced, so the linearized set is `high` and the unplaced below it.
     high: usize,
@@ -153,6 +163,9 @@ impl Search<'_> {
         if let Some(&d) = self.deadline_ns.get(i).filter(|_| self.must_place(i)) {
             self.due.remove(&(d, i));
         }
+        if let Some(r) = self.pending_revision(i) {
+            self.pending_revisions.remove(&(r, i));
+        }
         self.high = self.high.max(i + 1);
     }
 
@@ -162,11 +175,32 @@ impl Search<'_> {
         if let Some(&d) = self.deadline_ns.get(i).filter(|_| self.must_place(i)) {
             self.due.insert((d, i));
         }
+        if let Some(r) = self.pending_revision(i) {
+            self.pending_revisions.insert((r, i));
+        }
         self.high = high;
     }
 
     fn must_place(&self, i: usize) -> bool {
         self.ops.get(i).is_some_and(|op| op.response.is_some())
+    }
+
+    /// The revision operation `i` observed, if it must be placed.
+    fn pending_revision(&self, i: usize) -> Option<u64> {
+        self.revision_of.get(i).copied().flatten()
+    }
+
+    /// Whether `i` may be placed before every other unplaced operation
+    /// with a revision: the model raises its floor to each observed
+    /// revision and refuses any revision below the floor afterwards, so
+    /// placing `i` while one below it waits leads nowhere. Without this a
+    /// write resolved at a far revision, invoked long before, would be
+    /// tried (and fail) at every step until then.
+    fn in_revision_order(&self, i: usize) -> bool {
+        match (self.pending_revision(i), self.pending_revisions.first()) {
+            (Some(r), Some(&(lowest, _))) => r <= lowest,
+            _ => true,
+        }
     }
 
     /// The earliest deadline among operations not yet placed.
@@ -187,7 +221,7 @@ impl Search<'_> {
     /// Every (operation, next state) that may come next from `state`.
     fn choices(&self, state: &KeyState) -> Vec<(usize, KeyState)> {
         let mut out = Vec::new();
-        for i in self.window() {
+        for i in self.window().filter(|&i| self.in_revision_order(i)) {
             if let Some(op) = self.ops.get(i) {
                 out.extend(model::step(state, op).into_iter().map(|s| (i, s)));
             }
@@ -230,11 +264,22 @@ fn search_key(key: &str, mut ops: Vec<&Operation>, deadlines: &Deadlines, budget
         .filter(|&i| ops.get(i).is_some_and(|op| op.response.is_some()))
         .filter_map(|i| Some((*deadline_ns.get(i)?, i)))
         .collect();
+    let revision_of: Vec<Option<u64>> = ops
+        .iter()
+        .map(|op| observed_revision(op).map(|(r, _)| r))
+        .collect();
+    let pending_revisions = revision_of
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some(((*r)?, i)))
+        .collect();
     let mut search = Search {
         unplaced: (0..ops.len()).collect(),
         ops,
         due,
         deadline_ns,
+        pending_revisions,
+        revision_of,
         high: 0,
         visited: HashSet::new(),
     };
@@ -269,6 +314,8 @@ fn search_key(key: &str, mut ops: Vec<&Operation>, deadlines: &Deadlines, budget
         if steps > budget {
             return Verdict::Unknown {
                 key: key.to_owned(),
+                deepest: deepest.0.saturating_sub(1),
+                ops: search.ops.len(),
             };
         }
         stack.push(Frame {

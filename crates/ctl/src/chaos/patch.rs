@@ -14,10 +14,11 @@
 //!   observed before its invocation to the highest one observed in the run,
 //!   did not take effect at any revision anyone observed: it is dropped
 //!   (the same as placing it after everything, which constrains nothing);
-//! - a delete is matched with a delete event on its key that no completed
-//!   delete explains, when exactly one such event fits it and it is the only
-//!   indeterminate delete that event fits; with no fitting event and full
-//!   coverage it deleted nothing anyone saw and is dropped;
+//! - deletes are matched with the delete events on their key that no
+//!   completed delete explains: in invocation order where the watches saw
+//!   every revision since the first of them (see `delete_claims`), else
+//!   only where one event fits exactly one delete; a delete left without an
+//!   event, under full coverage, deleted nothing anyone saw and is dropped;
 //! - everything else stays indeterminate.
 //!
 //! Trusting the watch is sound because the watch check (see
@@ -47,6 +48,9 @@ pub(crate) struct Patched {
     pub(crate) dropped: usize,
     /// Indeterminate writes left as they were.
     pub(crate) left: usize,
+    /// Revision ranges (inclusive) up to the highest one observed that no
+    /// watcher vouched for: where undecided writes may hide.
+    pub(crate) uncovered: Vec<(u64, u64)>,
 }
 
 /// What the watchers and the completed operations tell about the run.
@@ -68,8 +72,9 @@ struct Evidence<'a> {
 
 /// Settles the indeterminate writes of `ops` with the watch `records`.
 pub(crate) fn patch(ops: Vec<Operation>, records: &[WatchRecord]) -> Patched {
+    let evidence = Evidence::gather(&ops, records);
+    let uncovered = evidence.uncovered();
     let settled: Vec<Option<Settled>> = {
-        let evidence = Evidence::gather(&ops, records);
         let claims = delete_claims(&ops, &evidence);
         ops.iter()
             .enumerate()
@@ -79,7 +84,11 @@ pub(crate) fn patch(ops: Vec<Operation>, records: &[WatchRecord]) -> Patched {
             })
             .collect()
     };
-    let mut patched = Patched::default();
+    drop(evidence);
+    let mut patched = Patched {
+        uncovered,
+        ..Patched::default()
+    };
     for (mut op, settled) in ops.into_iter().zip(settled) {
         match settled {
             None => {}
@@ -157,43 +166,98 @@ fn applied(request: &Request, revision: u64) -> Response {
 
 /// Which unexplained delete event each indeterminate delete (by index in
 /// `ops`) can claim; deletes with an ambiguous claim are absent.
+///
+/// Deletes carry no value, so on a key whose delete events the watches saw
+/// in full they are matched in order: the i-th unexplained event goes to the
+/// i-th indeterminate delete by invocation. That is sound: whichever deletes
+/// really made the first i events were all invoked before the i-th event
+/// happened, so the i-th delete to be invoked was too, and the patched
+/// history has the real one's linearization with the deletes relabelled.
+/// Deletes left over changed nothing anyone saw. Where the watches have a
+/// gap, only a delete that exactly one event fits, and that event fits no
+/// other delete, claims it.
 fn delete_claims(ops: &[Operation], evidence: &Evidence<'_>) -> HashMap<usize, Claim> {
-    let deletes: Vec<(usize, &Operation)> = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| op.response.is_none() && matches!(op.request, Request::Delete { .. }))
-        .collect();
-    let fitting = |op: &Operation| -> Vec<u64> {
-        let floor = evidence.observed_before(op.call_ns);
-        evidence
-            .unexplained_deletes
-            .get(op.request.key())
-            .map(|revisions| revisions.iter().copied().filter(|&r| r > floor).collect())
-            .unwrap_or_default()
-    };
-    let mut claimants: HashMap<(&str, u64), usize> = HashMap::new();
-    let fits: Vec<(usize, &str, Vec<u64>)> = deletes
-        .iter()
-        .map(|&(i, op)| (i, op.request.key(), fitting(op)))
-        .collect();
-    for (_, key, revisions) in &fits {
-        for &r in revisions {
-            *claimants.entry((key, r)).or_default() += 1;
+    let mut by_key: HashMap<&str, Vec<(u64, usize)>> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if op.response.is_none() && matches!(op.request, Request::Delete { .. }) {
+            by_key
+                .entry(op.request.key())
+                .or_default()
+                .push((op.call_ns, i));
         }
     }
     let mut claims = HashMap::new();
-    for (i, key, revisions) in fits {
-        match revisions.as_slice() {
-            [] => {
-                claims.insert(i, Claim::Nothing);
-            }
-            [r] if claimants.get(&(key, *r)) == Some(&1) => {
-                claims.insert(i, Claim::Event(*r));
-            }
-            _ => {}
+    for (key, mut deletes) in by_key {
+        deletes.sort_unstable();
+        let events = evidence
+            .unexplained_deletes
+            .get(key)
+            .map_or(&[][..], Vec::as_slice);
+        let matched = deletes
+            .first()
+            .filter(|&&(call_ns, _)| evidence.covers_after(call_ns))
+            .and_then(|_| match_in_order(&deletes, events, evidence));
+        match matched {
+            Some(matched) => claims.extend(matched),
+            None => claims.extend(unique_claims(&deletes, events, evidence)),
         }
     }
     claims
+}
+
+/// The in-order matching of one key's deletes (by invocation) with its
+/// unexplained delete events above the first delete's floor; `None` when
+/// the events outnumber the deletes or one comes too early for its delete.
+fn match_in_order(
+    deletes: &[(u64, usize)],
+    events: &[u64],
+    evidence: &Evidence<'_>,
+) -> Option<Vec<(usize, Claim)>> {
+    let floor = evidence.observed_before(deletes.first()?.0);
+    let mut fitting: Vec<u64> = events.iter().copied().filter(|&r| r > floor).collect();
+    fitting.sort_unstable();
+    if fitting.len() > deletes.len() {
+        return None;
+    }
+    let mut matched = Vec::with_capacity(deletes.len());
+    for (n, &(call_ns, i)) in deletes.iter().enumerate() {
+        let claim = match fitting.get(n) {
+            Some(&r) if r > evidence.observed_before(call_ns) => Claim::Event(r),
+            Some(_) => return None,
+            None => Claim::Nothing,
+        };
+        matched.push((i, claim));
+    }
+    Some(matched)
+}
+
+/// Claims that need no ordering: a delete fitting exactly one event that
+/// fits no other delete, or fitting none.
+fn unique_claims(
+    deletes: &[(u64, usize)],
+    events: &[u64],
+    evidence: &Evidence<'_>,
+) -> Vec<(usize, Claim)> {
+    let fits: Vec<(usize, Vec<u64>)> = deletes
+        .iter()
+        .map(|&(call_ns, i)| {
+            let floor = evidence.observed_before(call_ns);
+            (i, events.iter().copied().filter(|&r| r > floor).collect())
+        })
+        .collect();
+    let mut claimants: HashMap<u64, usize> = HashMap::new();
+    for (_, revisions) in &fits {
+        for &r in revisions {
+            *claimants.entry(r).or_default() += 1;
+        }
+    }
+    fits.into_iter()
+        .filter_map(|(i, revisions)| match revisions.as_slice() {
+            [] => Some((i, Claim::Nothing)),
+            [r] if claimants.get(r) == Some(&1) => Some((i, Claim::Event(*r))),
+            _ => None,
+        })
+        .collect()
 }
 
 impl<'a> Evidence<'a> {
@@ -256,6 +320,26 @@ impl<'a> Evidence<'a> {
         n.checked_sub(1)
             .and_then(|i| self.observed_by.get(i))
             .map_or(0, |&(_, r)| r)
+    }
+
+    /// The revision ranges from 1 to the highest observed revision that no
+    /// watcher vouched for.
+    fn uncovered(&self) -> Vec<(u64, u64)> {
+        let mut gaps = Vec::new();
+        let mut next = 1;
+        for (&start, &end) in &self.covered {
+            if start > self.max_revision {
+                break;
+            }
+            if start > next {
+                gaps.push((next, start - 1));
+            }
+            next = next.max(end.saturating_add(1));
+        }
+        if next <= self.max_revision {
+            gaps.push((next, self.max_revision));
+        }
+        gaps
     }
 
     /// Whether the watches vouched for every revision a write invoked at

@@ -221,10 +221,40 @@ fn a_delete_takes_the_one_unexplained_delete_event_that_fits_it() {
         })
     );
     assert!(verdicts(&patched.ops, 1_000).is_empty());
-    // Two deletes and one event: which one applied is unknown.
+    // Two deletes and one event the watch saw in full: the first invoked takes it.
     let two = vec![put(0, 1, "a", 2), delete_lost(2), delete_lost(3)];
     let patched = patch(two.clone(), &records);
+    assert_eq!((patched.resolved, patched.dropped, patched.left), (1, 1, 0));
+    assert_eq!(patched.ops.get(1).map(|o| o.call_ns), Some(2));
+    // With a gap in the watches (revision 3) after the deletes' floor, which
+    // one made the deletion at 4 stays unknown.
+    let gap = vec![
+        WatchRecord::Start {
+            watcher: 0,
+            start_revision: 1,
+        },
+        WatchRecord::Events {
+            watcher: 0,
+            events: vec![event(2, Some("a"))],
+        },
+        WatchRecord::Start {
+            watcher: 0,
+            start_revision: 4,
+        },
+        WatchRecord::Events {
+            watcher: 0,
+            events: vec![event(4, None)],
+        },
+    ];
+    let two = vec![
+        put(0, 1, "a", 2),
+        delete_lost(2),
+        delete_lost(3),
+        get(20, 21, None, 4),
+    ];
+    let patched = patch(two, &gap);
     assert_eq!((patched.resolved, patched.left), (0, 2));
+    assert_eq!(patched.uncovered, vec![(3, 3)]);
     // No event fits: nothing was deleted that anyone saw.
     let none = vec![
         put(0, 1, "a", 2),
@@ -233,4 +263,63 @@ fn a_delete_takes_the_one_unexplained_delete_event_that_fits_it() {
     ];
     let patched = patch(none.clone(), &watched(vec![event(2, Some("a"))], 2));
     assert_eq!(patched.dropped, 1);
+}
+
+#[test]
+fn deletes_take_the_delete_events_in_invocation_order() {
+    // Three lost deletes interleaved with puts: the watch saw two deletions.
+    let ops = vec![
+        put(0, 1, "a", 2),
+        delete_lost(2),
+        delete_lost(3),
+        put_lost(4, "b"),
+        delete_lost(5),
+        get(20, 21, None, 5),
+    ];
+    let records = watched(
+        vec![
+            event(2, Some("a")),
+            event(3, None),
+            event(4, Some("b")),
+            event(5, None),
+        ],
+        5,
+    );
+    let patched = patch(ops, &records);
+    assert_eq!((patched.resolved, patched.dropped, patched.left), (3, 1, 0));
+    let deleted: Vec<(u64, Option<Response>)> = patched
+        .ops
+        .iter()
+        .filter(|o| matches!(o.request, Request::Delete { .. }))
+        .map(|o| (o.call_ns, o.response.clone()))
+        .collect();
+    let at = |revision| {
+        Some(Response::Delete {
+            revision,
+            deleted: 1,
+        })
+    };
+    assert_eq!(deleted, vec![(2, at(3)), (3, at(5))]);
+    assert!(verdicts(&patched.ops, 1_000).is_empty());
+}
+
+#[test]
+fn more_delete_events_than_deletes_leave_the_deletes_to_the_search() {
+    let ops = vec![
+        put(0, 1, "a", 2),
+        delete_lost(2),
+        put(3, 4, "b", 4),
+        get(20, 21, None, 5),
+    ];
+    let records = watched(
+        vec![
+            event(2, Some("a")),
+            event(3, None),
+            event(4, Some("b")),
+            event(5, None),
+        ],
+        5,
+    );
+    let patched = patch(ops, &records);
+    assert_eq!((patched.resolved, patched.dropped, patched.left), (0, 0, 1));
 }

@@ -25,6 +25,8 @@ pub(crate) struct Report {
     /// Indeterminate writes the watch showed applied, never applied, and
     /// left undecided (see `patch`).
     pub(crate) indeterminate: (usize, usize, usize),
+    /// Revision ranges no watcher vouched for (see `patch`).
+    pub(crate) uncovered: Vec<(u64, u64)>,
 }
 
 /// Checks the KV history and the watch records; `found` holds anomalies
@@ -53,10 +55,13 @@ pub(crate) fn check(
     }
     let patched = patch::patch(ops, watches);
     report.indeterminate = (patched.resolved, patched.dropped, patched.left);
+    report.uncovered = patched.uncovered;
     for verdict in linearizability::check(&patched.ops, budget_steps) {
         match verdict {
             Verdict::Linearizable => {}
-            Verdict::Unknown { key } => report.unknown_keys.push(key),
+            Verdict::Unknown { key, deepest, ops } => report
+                .unknown_keys
+                .push(format!("{key} (placed {deepest} of {ops})")),
             Verdict::Violation { key, excerpt } => report.anomalies.push(format!(
                 "the history of key {key} is not linearizable; the deepest linearization got stuck here:\n{}",
                 lines(&excerpt)
@@ -70,6 +75,29 @@ pub(crate) fn check(
     }
     report.anomalies.extend(watch_anomalies);
     report
+}
+
+/// How many revisions no watcher vouched for, and the first ranges.
+fn uncovered_line(gaps: &[(u64, u64)]) -> String {
+    const SHOWN: usize = 8;
+    let revisions: u64 = gaps.iter().map(|(a, b)| b - a + 1).sum();
+    let shown: Vec<String> = gaps
+        .iter()
+        .take(SHOWN)
+        .map(|(a, b)| {
+            if a == b {
+                format!("{a}")
+            } else {
+                format!("{a}..={b}")
+            }
+        })
+        .collect();
+    let more = if gaps.len() > SHOWN { ", ..." } else { "" };
+    format!(
+        "revisions no watcher vouched for: {revisions} in {} ranges ({}{more})",
+        gaps.len(),
+        shown.join(", ")
+    )
 }
 
 /// Operations as JSON lines, indented.
@@ -101,6 +129,9 @@ impl Report {
             println!(
                 "indeterminate writes: {resolved} applied (seen by the watch), {dropped} never applied, {left} undecided"
             );
+        }
+        if !self.uncovered.is_empty() {
+            println!("{}", uncovered_line(&self.uncovered));
         }
         if !self.unknown_keys.is_empty() {
             println!(
