@@ -14,27 +14,33 @@ fn op(call: u64, ret: Option<u64>, request: Request, response: Option<Response>)
     }
 }
 
+fn put_request(value: &str) -> Request {
+    Request::Put {
+        key: "k".into(),
+        value: value.into(),
+    }
+}
+
 fn put(call: u64, ret: u64, value: &str, revision: u64) -> Operation {
     op(
         call,
         Some(ret),
-        Request::Put {
-            key: "k".into(),
-            value: value.into(),
-        },
+        put_request(value),
         Some(Response::Put { revision }),
     )
 }
 
 fn put_lost(call: u64, value: &str) -> Operation {
+    op(call, None, put_request(value), None)
+}
+
+/// A put the watch showed applied at `revision`: no return time.
+fn put_resolved(call: u64, value: &str, revision: u64) -> Operation {
     op(
         call,
         None,
-        Request::Put {
-            key: "k".into(),
-            value: value.into(),
-        },
-        None,
+        put_request(value),
+        Some(Response::Put { revision }),
     )
 }
 
@@ -292,21 +298,10 @@ fn writes_resolved_far_ahead_cost_no_search_until_their_revision() {
     // Three writes invoked at the start and settled by the watch at
     // revisions far ahead (no return time), then a long run of puts and
     // reads below those revisions.
-    let resolved = |call: u64, value: &str, revision: u64| {
-        op(
-            call,
-            None,
-            Request::Put {
-                key: "k".into(),
-                value: value.into(),
-            },
-            Some(Response::Put { revision }),
-        )
-    };
     let mut ops = vec![
-        resolved(0, "far-a", 10_001),
-        resolved(1, "far-b", 10_002),
-        resolved(2, "far-c", 10_003),
+        put_resolved(0, "far-a", 10_001),
+        put_resolved(1, "far-b", 10_002),
+        put_resolved(2, "far-c", 10_003),
     ];
     for n in 1..=2_000u64 {
         let t = 10 * n;

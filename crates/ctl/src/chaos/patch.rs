@@ -72,19 +72,19 @@ struct Evidence<'a> {
 
 /// Settles the indeterminate writes of `ops` with the watch `records`.
 pub(crate) fn patch(ops: Vec<Operation>, records: &[WatchRecord]) -> Patched {
-    let evidence = Evidence::gather(&ops, records);
-    let uncovered = evidence.uncovered();
-    let settled: Vec<Option<Settled>> = {
+    let (uncovered, settled): (_, Vec<Option<Settled>>) = {
+        let evidence = Evidence::gather(&ops, records);
         let claims = delete_claims(&ops, &evidence);
-        ops.iter()
+        let settled = ops
+            .iter()
             .enumerate()
             .map(|(i, op)| {
                 (op.response.is_none() && op.request.is_write())
                     .then(|| settle(op, claims.get(&i).copied(), &evidence))
             })
-            .collect()
+            .collect();
+        (evidence.uncovered(), settled)
     };
-    drop(evidence);
     let mut patched = Patched {
         uncovered,
         ..Patched::default()
@@ -213,8 +213,7 @@ fn match_in_order(
     events: &[u64],
     evidence: &Evidence<'_>,
 ) -> Option<Vec<(usize, Claim)>> {
-    let floor = evidence.observed_before(deletes.first()?.0);
-    let mut fitting: Vec<u64> = events.iter().copied().filter(|&r| r > floor).collect();
+    let mut fitting = above(events, evidence.observed_before(deletes.first()?.0));
     fitting.sort_unstable();
     if fitting.len() > deletes.len() {
         return None;
@@ -240,10 +239,7 @@ fn unique_claims(
 ) -> Vec<(usize, Claim)> {
     let fits: Vec<(usize, Vec<u64>)> = deletes
         .iter()
-        .map(|&(call_ns, i)| {
-            let floor = evidence.observed_before(call_ns);
-            (i, events.iter().copied().filter(|&r| r > floor).collect())
-        })
+        .map(|&(call_ns, i)| (i, above(events, evidence.observed_before(call_ns))))
         .collect();
     let mut claimants: HashMap<u64, usize> = HashMap::new();
     for (_, revisions) in &fits {
@@ -258,6 +254,12 @@ fn unique_claims(
             _ => None,
         })
         .collect()
+}
+
+/// The delete events after `floor`: those a delete invoked when `floor`
+/// was the highest revision observed could have made.
+fn above(events: &[u64], floor: u64) -> Vec<u64> {
+    events.iter().copied().filter(|&r| r > floor).collect()
 }
 
 impl<'a> Evidence<'a> {

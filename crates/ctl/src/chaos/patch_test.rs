@@ -265,6 +265,19 @@ fn a_delete_takes_the_one_unexplained_delete_event_that_fits_it() {
     assert_eq!(patched.dropped, 1);
 }
 
+/// A watcher that saw "a" put at 2, deleted at 3, "b" put at 4, deleted at 5.
+fn two_puts_two_deletions() -> Vec<WatchRecord> {
+    watched(
+        vec![
+            event(2, Some("a")),
+            event(3, None),
+            event(4, Some("b")),
+            event(5, None),
+        ],
+        5,
+    )
+}
+
 #[test]
 fn deletes_take_the_delete_events_in_invocation_order() {
     // Three lost deletes interleaved with puts: the watch saw two deletions.
@@ -276,15 +289,7 @@ fn deletes_take_the_delete_events_in_invocation_order() {
         delete_lost(5),
         get(20, 21, None, 5),
     ];
-    let records = watched(
-        vec![
-            event(2, Some("a")),
-            event(3, None),
-            event(4, Some("b")),
-            event(5, None),
-        ],
-        5,
-    );
+    let records = two_puts_two_deletions();
     let patched = patch(ops, &records);
     assert_eq!((patched.resolved, patched.dropped, patched.left), (3, 1, 0));
     let deleted: Vec<(u64, Option<Response>)> = patched
@@ -311,15 +316,7 @@ fn more_delete_events_than_deletes_leave_the_deletes_to_the_search() {
         put(3, 4, "b", 4),
         get(20, 21, None, 5),
     ];
-    let records = watched(
-        vec![
-            event(2, Some("a")),
-            event(3, None),
-            event(4, Some("b")),
-            event(5, None),
-        ],
-        5,
-    );
+    let records = two_puts_two_deletions();
     let patched = patch(ops, &records);
     assert_eq!((patched.resolved, patched.dropped, patched.left), (0, 0, 1));
 }
