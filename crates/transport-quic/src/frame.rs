@@ -117,7 +117,8 @@ fn bincode_config() -> impl bincode::config::Config {
 
 /// Encodes a frame with its length prefix, refusing one above `max_frame_bytes`.
 pub fn encode(frame: &Frame, max_frame_bytes: usize) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; LEN_PREFIX_BYTES];
+    let mut buf = Vec::with_capacity(size_hint(frame).min(max_frame_bytes) + LEN_PREFIX_BYTES);
+    buf.resize(LEN_PREFIX_BYTES, 0);
     bincode::serde::encode_into_std_write(frame, &mut buf, bincode_config())
         .map_err(|e| TransportError::Frame(format!("encode: {e}")))?;
     let payload_bytes = buf.len() - LEN_PREFIX_BYTES;
@@ -128,6 +129,28 @@ pub fn encode(frame: &Frame, max_frame_bytes: usize) -> Result<Vec<u8>> {
         u32::try_from(payload_bytes).map_err(|_| oversized(payload_bytes, max_frame_bytes))?;
     buf[..LEN_PREFIX_BYTES].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
+}
+
+/// Roughly the encoded size of `frame`, so that encoding a batch of entries
+/// allocates its buffer once instead of doubling it up to the frame's size.
+fn size_hint(frame: &Frame) -> usize {
+    const MESSAGE_FIELDS_BYTES: usize = 64;
+    const ENTRY_FIELDS_BYTES: usize = 24;
+    match &frame.body {
+        Body::Messages(msgs) => msgs
+            .iter()
+            .map(|m| {
+                let entries: usize = m
+                    .entries
+                    .iter()
+                    .map(|e| e.data.len() + ENTRY_FIELDS_BYTES)
+                    .sum();
+                MESSAGE_FIELDS_BYTES + m.context.len() + entries
+            })
+            .sum(),
+        Body::SnapshotChunk(data) | Body::Request(data) => data.len() + MESSAGE_FIELDS_BYTES,
+        _ => MESSAGE_FIELDS_BYTES,
+    }
 }
 
 /// Decodes one frame's payload (without the length prefix).

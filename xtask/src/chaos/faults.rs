@@ -185,7 +185,7 @@ pub(crate) fn apply(
                 return Ok(false);
             }
             log(format!(
-                "power-off {name} ({role}): unsynced WAL bytes dropped"
+                "power-off {name} ({role}): unsynced WAL bytes and store writes dropped"
             ));
             std::thread::sleep(rng.millis(500, 3000));
             members.restart(i)?;

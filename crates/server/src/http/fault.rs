@@ -13,9 +13,11 @@
 //! The fault layer filters what this member sends, so a partition needs both
 //! sides told: isolating a member is `isolate` to it and `cut <its id>` to
 //! every other member. `power-off` makes every later WAL write and sync fail
-//! and drops what was not synced; the harness then kills the process.
+//! and drops what was not synced, and the store goes back to its last sync
+//! at the next boot (see `store_power`); the harness then kills the process.
 
 mod command;
+mod store_power;
 mod write_back_fs;
 
 use std::sync::Arc;
@@ -30,6 +32,9 @@ use transport_quic::RaftHandler;
 use transport_quic::Transport;
 
 use self::command::FaultCommand;
+pub(crate) use self::store_power::booted as store_booted;
+pub(crate) use self::store_power::roll_back_after_power_cut;
+pub(crate) use self::store_power::store_synced;
 use self::write_back_fs::WriteBackFs;
 
 /// The environment variable that turns fault injection on (value `1`).
@@ -144,6 +149,7 @@ impl Injector {
             FaultCommand::PowerOff => {
                 net.isolate(self.member_id);
                 WAL_FS.get_or_init(WriteBackFs::default).power_off();
+                store_power::cut();
             }
         }
     }

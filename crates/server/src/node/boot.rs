@@ -134,6 +134,9 @@ fn boot_with(
     joined: Option<(u64, u64)>,
 ) -> Result<Booted, NodeError> {
     std::fs::create_dir_all(&layout.snap).map_err(|e| storage_error("create snap dir", e))?;
+    // Test only (KEEL_FAULT_INJECTION=1): after a power-off the store loses what it had not synced.
+    crate::http::fault::roll_back_after_power_cut(&layout.store)
+        .map_err(|e| storage_error("roll the store back after a power cut", e))?;
     let snapshotter = Snapshotter::new(&layout.snap, config.max_snapshots)
         .map_err(|e| storage_error("snapshotter", e))?;
     let wal_options = WalOptions {
@@ -142,7 +145,7 @@ fn boot_with(
         fs: crate::http::fault::wal_file_system(),
         ..WalOptions::default()
     };
-    if Wal::exists(&layout.wal) {
+    let booted = if Wal::exists(&layout.wal) {
         if config.force_new_cluster {
             super::force_new_cluster::force_new_cluster(
                 layout,
@@ -154,7 +157,9 @@ fn boot_with(
         restart(config, layout, snapshotter, wal_options)
     } else {
         bootstrap(config, layout, snapshotter, wal_options, joined)
-    }
+    }?;
+    crate::http::fault::store_booted(&booted.store).map_err(NodeError::Storage)?;
+    Ok(booted)
 }
 
 /// The ids of the initial members, sorted by id, with their records.
