@@ -180,12 +180,18 @@ pub(crate) fn apply(
             return network::partition(members, &[i], rng, log);
         }
         Fault::PowerOff => {
-            if let Err(e) = network::power_off(members, i) {
+            // Half the cuts tear the unsynced WAL writes sector by sector.
+            let tear = (rng.below(2) == 1).then(|| rng.next());
+            if let Err(e) = network::power_off(members, i, tear) {
                 log(format!("power-off {name} failed (not counted): {e:#}"));
                 return Ok(false);
             }
+            let wal = match tear {
+                Some(seed) => format!("unsynced WAL sectors torn (seed {seed})"),
+                None => "unsynced WAL bytes dropped".to_owned(),
+            };
             log(format!(
-                "power-off {name} ({role}): unsynced WAL bytes and store writes dropped"
+                "power-off {name} ({role}): {wal}, store back to its last sync"
             ));
             std::thread::sleep(rng.millis(500, 3000));
             members.restart(i)?;

@@ -236,11 +236,22 @@ pub(crate) fn lossy(
     Ok(true)
 }
 
-/// Cuts member `i`'s power (its unsynced WAL bytes are dropped), then kills it.
-pub(crate) fn power_off(members: &mut Members, i: usize) -> anyhow::Result<()> {
-    tell_all(members, &[(i, "power-off".to_owned())])?;
+/// Cuts member `i`'s power (its unsynced WAL bytes are dropped, or torn by
+/// sector with the seed `tear`), then kills it.
+pub(crate) fn power_off(members: &mut Members, i: usize, tear: Option<u64>) -> anyhow::Result<()> {
+    let request = match tear {
+        Some(seed) => format!("power-off {seed}"),
+        None => "power-off".to_owned(),
+    };
+    tell_all(members, &[(i, request)])?;
+    // The member runs on a moment without its disk, so that under load a WAL
+    // save meets the cut (and is torn or lost) before the process dies.
+    std::thread::sleep(POWER_FADE);
     members.kill(i)
 }
+
+/// How long a member runs after its power is cut.
+const POWER_FADE: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

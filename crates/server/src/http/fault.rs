@@ -8,12 +8,14 @@
 //! serves `/fault`:
 //! - `GET /fault` answers `member <hex id>`;
 //! - `POST /fault` takes one request as its body: `isolate`,
-//!   `cut <hex id>...`, `drop <ratio>`, `delay <ms>`, `heal` or `power-off`.
+//!   `cut <hex id>...`, `drop <ratio>`, `delay <ms>`, `heal` or
+//!   `power-off [seed]`.
 //!
 //! The fault layer filters what this member sends, so a partition needs both
 //! sides told: isolating a member is `isolate` to it and `cut <its id>` to
 //! every other member. `power-off` makes every later WAL write and sync fail
-//! and drops what was not synced, and the store goes back to its last sync
+//! and drops what was not synced (with a seed: tears it, each sector written
+//! or not as the seed chooses), and the store goes back to its last sync
 //! at the next boot (see `store_power`); the harness then kills the process.
 
 mod command;
@@ -146,9 +148,9 @@ impl Injector {
                 net.set_every_link(faults);
             }
             FaultCommand::Heal => net.heal(),
-            FaultCommand::PowerOff => {
+            FaultCommand::PowerOff(cut) => {
                 net.isolate(self.member_id);
-                WAL_FS.get_or_init(WriteBackFs::default).power_off();
+                WAL_FS.get_or_init(WriteBackFs::default).power_off(cut);
                 store_power::cut();
             }
         }

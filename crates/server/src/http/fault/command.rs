@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::write_back_fs::PowerCut;
+
 /// The most peers one `cut` names.
 pub(crate) const MAX_CUT_PEERS: usize = 64;
 /// The longest delay a `delay` may set.
@@ -20,8 +22,9 @@ pub(crate) enum FaultCommand {
     Delay(Duration),
     /// Undo every network fault (`heal`).
     Heal,
-    /// Cut the power: unsynced WAL bytes never reach the disk (`power-off`).
-    PowerOff,
+    /// Cut the power: unsynced WAL bytes never reach the disk (`power-off`), or
+    /// reach it torn, sector by sector, as the seed chooses (`power-off <seed>`).
+    PowerOff(PowerCut),
 }
 
 impl FaultCommand {
@@ -33,7 +36,7 @@ impl FaultCommand {
         let command = match verb {
             "isolate" => FaultCommand::Isolate,
             "heal" => FaultCommand::Heal,
-            "power-off" => FaultCommand::PowerOff,
+            "power-off" => FaultCommand::PowerOff(parse_power_cut(&args)?),
             "cut" => FaultCommand::Cut(parse_ids(&args)?),
             "drop" => FaultCommand::Drop(parse_ratio(one(verb, &args)?)?),
             "delay" => FaultCommand::Delay(parse_delay(one(verb, &args)?)?),
@@ -41,12 +44,26 @@ impl FaultCommand {
         };
         let takes_args = matches!(
             command,
-            FaultCommand::Cut(_) | FaultCommand::Drop(_) | FaultCommand::Delay(_)
+            FaultCommand::Cut(_)
+                | FaultCommand::Drop(_)
+                | FaultCommand::Delay(_)
+                | FaultCommand::PowerOff(_)
         );
         if !takes_args && !args.is_empty() {
             return Err(format!("{verb} takes no arguments"));
         }
         Ok(command)
+    }
+}
+
+fn parse_power_cut(args: &[&str]) -> Result<PowerCut, String> {
+    match args {
+        [] => Ok(PowerCut::DropAll),
+        [seed] => seed
+            .parse()
+            .map(|seed| PowerCut::TearSectors { seed })
+            .map_err(|_| format!("power-off takes a seed, not {seed:?}")),
+        _ => Err("power-off takes at most one argument".into()),
     }
 }
 
@@ -93,7 +110,14 @@ mod tests {
         let parse = |t| FaultCommand::parse(t).unwrap();
         assert_eq!(parse("isolate"), FaultCommand::Isolate);
         assert_eq!(parse(" heal\n"), FaultCommand::Heal);
-        assert_eq!(parse("power-off"), FaultCommand::PowerOff);
+        assert_eq!(
+            parse("power-off"),
+            FaultCommand::PowerOff(PowerCut::DropAll)
+        );
+        assert_eq!(
+            parse("power-off 42"),
+            FaultCommand::PowerOff(PowerCut::TearSectors { seed: 42 })
+        );
         assert_eq!(
             parse("cut a 8E9E05C52164694D"),
             FaultCommand::Cut(vec![10, 0x8e9e_05c5_2164_694d])
@@ -124,6 +148,9 @@ mod tests {
             "delay",
             "delay 10001",
             "delay 1.5",
+            "power-off now",
+            "power-off -1",
+            "power-off 1 2",
         ] {
             assert!(FaultCommand::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -3,39 +3,64 @@
 //! member killed before a sync loses them, as a machine losing power loses
 //! what its disk had not made durable.
 //!
-//! Why faulting the WAL alone is enough: the raft loop persists entries
-//! (one write and fdatasync per `Ready`) before it hands any of them to the
-//! apply thread, so the store's consistent index never runs ahead of what
-//! the WAL made durable. RocksDB's own unsynced writes survive a SIGKILL
-//! (the page cache keeps them), which makes the store at most more durable
-//! than after a real power cut; a store behind the WAL is the case boot
-//! handles anyway, by replaying the WAL from the store's consistent index.
+//! A power cut either drops every unsynced write or tears the save in flight:
+//! the WAL's next sync after the cut fails, and each 512-byte sector its
+//! writes touch reaches the disk or not, chosen by a seed, as a disk that
+//! writes its cache back in any order ([`PowerCut::TearSectors`]). The cut
+//! then lands during that save's fsync, which a real cut under load most
+//! likely interrupts, rather than between a write and its sync.
+//!
+//! The store's side of a power cut is `store_power`'s: the raft loop persists
+//! entries (one write and fdatasync per `Ready`) before it hands any of them
+//! to the apply thread, so the store's consistent index never runs ahead of
+//! what the WAL made durable, and boot replays the WAL from there.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 
+use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
 use wal::DirLock;
 use wal::FileSystem;
 use wal::StdFs;
 use wal::WalFile;
+
+/// The unit a disk writes atomically.
+const SECTOR_BYTES: u64 = 512;
+
+/// What a power cut leaves of the writes no sync made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PowerCut {
+    /// None of them reach the disk.
+    DropAll,
+    /// The save in flight is torn: each sector it touches reaches the disk or
+    /// not, at random from `seed`.
+    TearSectors {
+        /// Chooses the sectors written.
+        seed: u64,
+    },
+}
+
+/// Set once by [`WriteBackFs::power_off`].
+type Power = Arc<OnceLock<PowerCut>>;
 
 /// The operating system's file system, with every file's writes held in
 /// memory until [`WalFile::sync_data`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriteBackFs {
     inner: StdFs,
-    /// Set by [`WriteBackFs::power_off`]: nothing reaches the disk any more.
-    off: Arc<AtomicBool>,
+    /// Set by [`WriteBackFs::power_off`]: nothing is made durable any more.
+    off: Power,
 }
 
 impl WriteBackFs {
-    /// Cuts the power: every later write, sync or file operation fails, and
-    /// what was not synced never reaches the disk.
-    pub(crate) fn power_off(&self) {
-        self.off.store(true, Ordering::Release);
+    /// Cuts the power: every later sync and file operation fails, and what was
+    /// not synced reaches the disk only as `cut` says. The first cut stands.
+    pub(crate) fn power_off(&self, cut: PowerCut) {
+        let _ = self.off.set(cut);
     }
 
     fn check_power(&self) -> io::Result<()> {
@@ -53,11 +78,15 @@ impl WriteBackFs {
     }
 }
 
-fn check_power(off: &AtomicBool) -> io::Result<()> {
-    if off.load(Ordering::Acquire) {
-        return Err(io::Error::other("injected fault: the power is off"));
+fn check_power(off: &OnceLock<PowerCut>) -> io::Result<()> {
+    match off.get() {
+        Some(_) => Err(power_is_off()),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+fn power_is_off() -> io::Error {
+    io::Error::other("injected fault: the power is off")
 }
 
 impl FileSystem for WriteBackFs {
@@ -121,7 +150,7 @@ struct WriteBackFile {
     pending: Vec<Pending>,
     /// The length the file has with `pending` applied.
     len_bytes: u64,
-    off: Arc<AtomicBool>,
+    off: Power,
 }
 
 impl WriteBackFile {
@@ -135,11 +164,54 @@ impl WriteBackFile {
         }
         Ok(())
     }
+
+    /// Hands the pending writes to the operating system a sector at a time,
+    /// each sector at random or not at all.
+    fn tear(&mut self, seed: u64) -> io::Result<()> {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        for op in std::mem::take(&mut self.pending) {
+            match op {
+                Pending::Write { offset, bytes } => {
+                    for (at, piece) in sectors(offset, &bytes) {
+                        if rng.random_bool(0.5) {
+                            self.inner.write_at(at, piece)?;
+                        }
+                    }
+                }
+                Pending::SetLen(len) => self.inner.set_len(len)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a write may still wait for a sync: with the power off, only
+    /// the save a torn cut interrupts.
+    fn check_write(&self) -> io::Result<()> {
+        match self.off.get() {
+            None | Some(PowerCut::TearSectors { .. }) => Ok(()),
+            Some(PowerCut::DropAll) => Err(power_is_off()),
+        }
+    }
+}
+
+/// `bytes` written at `offset`, cut at sector boundaries: (offset, piece) pairs.
+fn sectors(offset: u64, bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    let head = usize::try_from(SECTOR_BYTES - offset % SECTOR_BYTES).unwrap_or(usize::MAX);
+    let (first, rest) = bytes.split_at(head.min(bytes.len()));
+    let sector = usize::try_from(SECTOR_BYTES).unwrap_or(usize::MAX);
+    std::iter::once(first)
+        .chain(rest.chunks(sector))
+        .filter(|piece| !piece.is_empty())
+        .scan(offset, |at, piece| {
+            let here = *at;
+            *at += piece.len() as u64;
+            Some((here, piece))
+        })
 }
 
 impl WalFile for WriteBackFile {
     fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        check_power(&self.off)?;
+        self.check_write()?;
         let end = offset.saturating_add(buf.len() as u64);
         self.len_bytes = self.len_bytes.max(end);
         self.pending.push(Pending::Write {
@@ -150,7 +222,7 @@ impl WalFile for WriteBackFile {
     }
 
     fn set_len(&mut self, len_bytes: u64) -> io::Result<()> {
-        check_power(&self.off)?;
+        self.check_write()?;
         self.len_bytes = len_bytes;
         self.pending.push(Pending::SetLen(len_bytes));
         Ok(())
@@ -161,7 +233,15 @@ impl WalFile for WriteBackFile {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
-        check_power(&self.off)?;
+        match self.off.get() {
+            None => {}
+            Some(PowerCut::DropAll) => return Err(power_is_off()),
+            Some(PowerCut::TearSectors { seed }) => {
+                let seed = *seed;
+                self.tear(seed)?;
+                return Err(power_is_off());
+            }
+        }
         self.write_back()?;
         check_power(&self.off)?;
         self.inner.sync_data()
@@ -202,7 +282,7 @@ mod tests {
         file.set_len(4).unwrap();
         file.write_at(4, b"-lost").unwrap();
         assert_eq!(file.len_bytes().unwrap(), 9);
-        fs.power_off();
+        fs.power_off(PowerCut::DropAll);
         assert!(file.sync_data().is_err());
         assert!(file.write_at(0, b"x").is_err());
         assert!(fs.create(&dir.path().join("g")).is_err());
@@ -222,5 +302,52 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"\0\0ab\0\0\0\0");
         let file = fs.open_write(&path).unwrap();
         assert_eq!(file.len_bytes().unwrap(), 8);
+    }
+
+    #[test]
+    fn pieces_of_a_write_never_cross_a_sector() {
+        let bytes = vec![7u8; 1300];
+        let pieces: Vec<(u64, usize)> = sectors(500, &bytes).map(|(at, p)| (at, p.len())).collect();
+        assert_eq!(pieces, [(500, 12), (512, 512), (1024, 512), (1536, 264)]);
+        let aligned: Vec<(u64, usize)> = sectors(0, &bytes[..1024])
+            .map(|(at, p)| (at, p.len()))
+            .collect();
+        assert_eq!(aligned, [(0, 512), (512, 512)]);
+    }
+
+    #[test]
+    fn a_torn_power_cut_writes_some_sectors_of_the_save_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let fs = WriteBackFs::default();
+        let mut file = fs.create(&path).unwrap();
+        file.write_at(0, b"synced").unwrap();
+        file.sync_data().unwrap();
+        // A save of 64 sectors of distinct bytes is in flight when the power goes.
+        let unsynced: Vec<u8> = (0..64 * 512).map(|i| (i / 512 + 1) as u8).collect();
+        file.write_at(512, &unsynced[..512]).unwrap();
+        fs.power_off(PowerCut::TearSectors { seed: 5 });
+        file.write_at(1024, &unsynced[512..]).unwrap();
+        assert!(
+            file.sync_data().is_err(),
+            "the torn save is not acknowledged"
+        );
+        assert!(fs.create(&dir.path().join("g")).is_err());
+        drop(file);
+        let disk = std::fs::read(&path).unwrap();
+        assert_eq!(&disk[..6], b"synced", "synced bytes stay");
+        let kept: Vec<bool> = (0..64)
+            .map(|s| match disk.get(512 + s * 512..512 + (s + 1) * 512) {
+                Some(bytes) if bytes.iter().all(|&b| b == (s + 1) as u8) => true,
+                Some(bytes) if bytes.iter().all(|&b| b == 0) => false,
+                None => false,
+                Some(other) => panic!("sector {s} is neither old nor new: {:?}", &other[..8]),
+            })
+            .collect();
+        assert!(
+            kept.iter().any(|&k| k),
+            "some sectors reach the disk: {kept:?}"
+        );
+        assert!(kept.iter().any(|&k| !k), "some sectors are lost: {kept:?}");
     }
 }
