@@ -74,6 +74,11 @@ pub(crate) struct ChaosArgs {
     /// see the checker catch it.
     #[arg(long)]
     inject_stale_reads: bool,
+    /// Test only (keel): make every member's WAL acknowledge syncs without
+    /// making anything durable, to see the checker catch the lost writes
+    /// after a `power-off`.
+    #[arg(long)]
+    inject_unsynced_acks: bool,
 }
 
 /// `60s`, `10m`, `500ms` or plain seconds.
@@ -142,7 +147,14 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
     if !spec.extra_flags.is_empty() {
         println!("xtask chaos: member flags {}", spec.extra_flags.join(" "));
     }
+    if args.inject_unsynced_acks && args.server != Server::Keel {
+        bail!("--inject-unsynced-acks needs keel's fault layer");
+    }
     let mut members = Members::start(spec, &server, args.server == Server::Keel)?;
+    if args.inject_unsynced_acks {
+        network::acknowledge_unsynced(&mut members)?;
+        println!("xtask chaos: injected bug: WAL syncs make nothing durable");
+    }
     let result = drive(args, seed, &kinds, &harness, &mut members, &dir);
     members.stop()?;
     result

@@ -46,6 +46,8 @@ pub(crate) struct Members {
     fault_layer: bool,
     /// Each member's id (hex) when the fault layer is on; empty otherwise.
     pub(crate) ids: Vec<String>,
+    /// Whether the injected bug `--inject-unsynced-acks` is in.
+    pub(crate) unsynced_acks: bool,
 }
 
 impl Members {
@@ -68,6 +70,7 @@ impl Members {
             binary: binary.to_path_buf(),
             fault_layer,
             ids: Vec::new(),
+            unsynced_acks: false,
         };
         let started = (0..members.spec.nodes).try_for_each(|i| members.spawn(i));
         let healthy = started

@@ -250,6 +250,17 @@ pub(crate) fn power_off(members: &mut Members, i: usize, tear: Option<u64>) -> a
     members.kill(i)
 }
 
+/// The injected bug `--inject-unsynced-acks`: every member's WAL syncs from
+/// now on succeed without making anything durable.
+pub(crate) fn acknowledge_unsynced(members: &mut Members) -> anyhow::Result<()> {
+    let requests: Vec<(usize, String)> = (0..members.spec.nodes)
+        .map(|i| (i, "unsynced-acks".to_owned()))
+        .collect();
+    tell_all(members, &requests)?;
+    members.unsynced_acks = true;
+    Ok(())
+}
+
 /// How long a member runs after its power is cut.
 const POWER_FADE: std::time::Duration = std::time::Duration::from_millis(200);
 

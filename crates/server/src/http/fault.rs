@@ -8,8 +8,9 @@
 //! serves `/fault`:
 //! - `GET /fault` answers `member <hex id>`;
 //! - `POST /fault` takes one request as its body: `isolate`,
-//!   `cut <hex id>...`, `drop <ratio>`, `delay <ms>`, `heal` or
-//!   `power-off [seed]`.
+//!   `cut <hex id>...`, `drop <ratio>`, `delay <ms>`, `heal`,
+//!   `power-off [seed]`, or the injected bug `unsynced-acks` (WAL syncs that
+//!   make nothing durable: the harness must then report lost writes).
 //!
 //! The fault layer filters what this member sends, so a partition needs both
 //! sides told: isolating a member is `isolate` to it and `cut <its id>` to
@@ -152,6 +153,11 @@ impl Injector {
                 net.isolate(self.member_id);
                 WAL_FS.get_or_init(WriteBackFs::default).power_off(cut);
                 store_power::cut();
+            }
+            FaultCommand::UnsyncedAcks => {
+                WAL_FS
+                    .get_or_init(WriteBackFs::default)
+                    .acknowledge_unsynced();
             }
         }
     }

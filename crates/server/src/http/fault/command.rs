@@ -25,6 +25,9 @@ pub(crate) enum FaultCommand {
     /// Cut the power: unsynced WAL bytes never reach the disk (`power-off`), or
     /// reach it torn, sector by sector, as the seed chooses (`power-off <seed>`).
     PowerOff(PowerCut),
+    /// An injected bug, to see the harness catch it: WAL syncs succeed
+    /// without making anything durable (`unsynced-acks`).
+    UnsyncedAcks,
 }
 
 impl FaultCommand {
@@ -37,6 +40,7 @@ impl FaultCommand {
             "isolate" => FaultCommand::Isolate,
             "heal" => FaultCommand::Heal,
             "power-off" => FaultCommand::PowerOff(parse_power_cut(&args)?),
+            "unsynced-acks" => FaultCommand::UnsyncedAcks,
             "cut" => FaultCommand::Cut(parse_ids(&args)?),
             "drop" => FaultCommand::Drop(parse_ratio(one(verb, &args)?)?),
             "delay" => FaultCommand::Delay(parse_delay(one(verb, &args)?)?),
@@ -118,6 +122,7 @@ mod tests {
             parse("power-off 42"),
             FaultCommand::PowerOff(PowerCut::TearSectors { seed: 42 })
         );
+        assert_eq!(parse("unsynced-acks"), FaultCommand::UnsyncedAcks);
         assert_eq!(
             parse("cut a 8E9E05C52164694D"),
             FaultCommand::Cut(vec![10, 0x8e9e_05c5_2164_694d])
@@ -151,6 +156,7 @@ mod tests {
             "power-off now",
             "power-off -1",
             "power-off 1 2",
+            "unsynced-acks 1",
         ] {
             assert!(FaultCommand::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -19,6 +19,8 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 
 use rand::Rng;
 use rand::SeedableRng;
@@ -54,6 +56,8 @@ pub(crate) struct WriteBackFs {
     inner: StdFs,
     /// Set by [`WriteBackFs::power_off`]: nothing is made durable any more.
     off: Power,
+    /// Set by [`WriteBackFs::acknowledge_unsynced`].
+    unsynced_acks: Arc<AtomicBool>,
 }
 
 impl WriteBackFs {
@@ -61,6 +65,12 @@ impl WriteBackFs {
     /// not synced reaches the disk only as `cut` says. The first cut stands.
     pub(crate) fn power_off(&self, cut: PowerCut) {
         let _ = self.off.set(cut);
+    }
+
+    /// The injected bug: from now on a sync succeeds without writing anything
+    /// back, so acknowledged saves stay in memory and a kill loses them.
+    pub(crate) fn acknowledge_unsynced(&self) {
+        self.unsynced_acks.store(true, Ordering::Release);
     }
 
     fn check_power(&self) -> io::Result<()> {
@@ -74,6 +84,7 @@ impl WriteBackFs {
             pending: Vec::new(),
             len_bytes,
             off: Arc::clone(&self.off),
+            unsynced_acks: Arc::clone(&self.unsynced_acks),
         }))
     }
 }
@@ -151,6 +162,7 @@ struct WriteBackFile {
     /// The length the file has with `pending` applied.
     len_bytes: u64,
     off: Power,
+    unsynced_acks: Arc<AtomicBool>,
 }
 
 impl WriteBackFile {
@@ -241,6 +253,9 @@ impl WalFile for WriteBackFile {
                 self.tear(seed)?;
                 return Err(power_is_off());
             }
+        }
+        if self.unsynced_acks.load(Ordering::Acquire) {
+            return Ok(());
         }
         self.write_back()?;
         check_power(&self.off)?;
@@ -349,5 +364,21 @@ mod tests {
             "some sectors reach the disk: {kept:?}"
         );
         assert!(kept.iter().any(|&k| !k), "some sectors are lost: {kept:?}");
+    }
+
+    #[test]
+    fn with_the_injected_bug_an_acknowledged_sync_is_lost_at_power_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let fs = WriteBackFs::default();
+        let mut file = fs.create(&path).unwrap();
+        file.write_at(0, b"kept").unwrap();
+        file.sync_data().unwrap();
+        fs.acknowledge_unsynced();
+        file.write_at(4, b"-acked").unwrap();
+        file.sync_data().unwrap();
+        fs.power_off(PowerCut::DropAll);
+        drop(file);
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
     }
 }
