@@ -30,6 +30,7 @@ mod read_index;
 mod reconfig;
 mod restored_member;
 mod state;
+mod store_floor;
 mod waiters;
 mod wire;
 
@@ -564,6 +565,39 @@ mod tests {
             assert_eq!(backend.members().len(), 1);
             drop(backend);
             node.stop().await;
+        }
+
+        /// A store that applied more than the WAL holds means the WAL lost
+        /// synced entries: the member stops with a clear error instead of
+        /// skipping new entries as applied.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_store_ahead_of_its_wal_is_refused_at_boot() {
+            let ahead = tempfile::tempdir().unwrap();
+            let behind = tempfile::tempdir().unwrap();
+            for (dir, puts) in [(&ahead, 20), (&behind, 0)] {
+                let node = Node::start(&config(dir.path())).await.unwrap();
+                wait_leader(&node).await;
+                for i in 0..puts {
+                    node.backend()
+                        .write(put(&format!("k{i}"), "v"))
+                        .await
+                        .unwrap();
+                }
+                node.stop().await;
+            }
+            // The same member's WAL with only its first entries, and the store of
+            // twenty puts later.
+            let store = |dir: &tempfile::TempDir| dir.path().join("member").join("store");
+            std::fs::remove_dir_all(store(&behind)).unwrap();
+            std::fs::rename(store(&ahead), store(&behind)).unwrap();
+            let refused = Node::start(&config(behind.path())).await.err();
+            let message = refused
+                .expect("a store ahead of the WAL must be refused")
+                .to_string();
+            assert!(
+                message.contains("synced WAL entries are missing"),
+                "{message}"
+            );
         }
     }
 }

@@ -348,6 +348,8 @@ fn restart(
     let snapshot_index = from.index;
     install_received_store(config, layout, snapshot_index)?;
     let store = open_store(config, layout)?;
+    let wal_last = contents.entries.last().map_or(snapshot_index, |e| e.index);
+    super::store_floor::check(&layout.store, store.applied_index(), wal_last)?;
     let mut storage = MemStorage::new();
     let mut conf_state = ConfState::default();
     let mut state = SnapshotState::default();
@@ -472,6 +474,8 @@ pub(crate) fn replace_store(
     restored
         .sync_to_disk()
         .map_err(|e| storage_error("sync restored store", e))?;
+    // It may hold entries the WAL receives only later.
+    super::store_floor::record(store_dir, restored.applied_index())?;
     drop(restored);
     if store_dir.exists() {
         std::fs::remove_dir_all(store_dir).map_err(|e| storage_error("remove old store", e))?;
