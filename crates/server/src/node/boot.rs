@@ -476,6 +476,8 @@ pub(crate) fn replace_store(
         .map_err(|e| storage_error("sync restored store", e))?;
     // It may hold entries the WAL receives only later.
     super::store_floor::record(store_dir, restored.applied_index())?;
+    // Test only (KEEL_FAULT_INJECTION=1): a power cut from here on leaves this store.
+    crate::http::fault::store_synced(&restored).map_err(NodeError::Storage)?;
     drop(restored);
     if store_dir.exists() {
         std::fs::remove_dir_all(store_dir).map_err(|e| storage_error("remove old store", e))?;

@@ -7,8 +7,8 @@
 //! replay; a power cut would lose them.
 //!
 //! With the switch on, the member keeps a checkpoint of its store as it was at
-//! its last sync (`member/store.durable`, refreshed after every sync and at
-//! boot), and `power-off` leaves a marker (`member/powered-off`). The next boot
+//! its last sync (`member/store.durable`, refreshed after every sync, when a
+//! store received from the leader is installed, and at boot), and `power-off` leaves a marker (`member/powered-off`). The next boot
 //! puts the checkpoint in the store's place before anything opens it: the
 //! store comes back as a power cut could leave it at worst, everything since
 //! the last sync lost.
