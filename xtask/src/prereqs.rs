@@ -1,8 +1,11 @@
 //! Prerequisites: what a fresh Debian machine lacks for the build and the tests.
 //!
 //! RocksDB's bindings need libclang (clang, libclang-dev); the `etcd-client`
-//! crate's build needs protoc (protobuf-compiler); the compatibility tests and
-//! side-by-side benchmarks run Debian's etcd 3.4 (etcd-server, etcd-client).
+//! crate's build needs protoc (protobuf-compiler) and the well-known types it
+//! imports, `google/protobuf/descriptor.proto` and others (libprotobuf-dev, only
+//! recommended by protobuf-compiler, so absent under `--no-install-recommends`);
+//! the compatibility tests and side-by-side benchmarks run Debian's etcd 3.4
+//! (etcd-server, etcd-client).
 
 use std::path::Path;
 use std::process::Command;
@@ -28,6 +31,10 @@ const PREREQS: &[Prereq] = &[
     Prereq {
         package: "protobuf-compiler",
         present: || on_path("protoc"),
+    },
+    Prereq {
+        package: "libprotobuf-dev",
+        present: well_known_protos_present,
     },
     Prereq {
         package: "etcd-server",
@@ -90,6 +97,15 @@ fn on_path(cmd: &str) -> bool {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(cmd).is_file()))
         .unwrap_or(false)
+}
+
+/// protoc finds the well-known types in `$PROTOC_INCLUDE` or next to itself.
+fn well_known_protos_present() -> bool {
+    let from_env = std::env::var_os("PROTOC_INCLUDE").map(std::path::PathBuf::from);
+    from_env
+        .into_iter()
+        .chain(["/usr/include".into(), "/usr/local/include".into()])
+        .any(|dir| dir.join("google/protobuf/descriptor.proto").exists())
 }
 
 /// bindgen loads libclang.so at run time; libclang-dev provides the unversioned name.

@@ -19,6 +19,7 @@ mod corruption;
 mod force_new_cluster;
 mod join;
 mod lessor;
+mod log_hold;
 mod member_changes;
 mod membership;
 mod node_backend;
@@ -177,6 +178,7 @@ impl Node {
             reads: Default::default(),
             received: Default::default(),
             sending: Default::default(),
+            holds: Default::default(),
             transfer: None,
             runtime: tokio::runtime::Handle::current(),
         };

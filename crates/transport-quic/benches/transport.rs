@@ -1,6 +1,9 @@
 //! Messages per second, MB/s and CPU time per message between two endpoints
 //! on loopback, over QUIC+TLS and over plain TCP behind the same trait.
 //!
+//! Also the round trip of one small message (what a one-client put waits for
+//! between the leader and a follower, without the fsync).
+//!
 //! Run: `cargo bench -p transport-quic --bench transport`.
 //! Both endpoints live in this process, so CPU time per message counts the
 //! sender's and the receiver's work together.
@@ -60,6 +63,33 @@ impl RaftHandler for Counter {
         let n = self.received.fetch_add(1, Ordering::Relaxed) + 1;
         if n == self.target.load(Ordering::Relaxed) {
             self.reached.notify_waiters();
+        }
+    }
+    fn on_snapshot(&self, _msg: Message, _data: SnapshotData) {}
+    fn on_request(&self, _from: u64, body: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+        Box::pin(async move { Ok(body) })
+    }
+    fn is_removed(&self, _member_id: u64) -> bool {
+        false
+    }
+    fn report_unreachable(&self, _member_id: u64) {}
+    fn report_snapshot(&self, _member_id: u64, _failed: bool) {}
+}
+
+/// Answers every message with one message back to its sender (the round-trip bench).
+#[derive(Default)]
+struct Echo {
+    transport: std::sync::OnceLock<Arc<dyn Transport>>,
+}
+
+impl RaftHandler for Echo {
+    fn on_message(&self, msg: Message) {
+        if let Some(t) = self.transport.get() {
+            let mut reply = msg;
+            std::mem::swap(&mut reply.from, &mut reply.to);
+            reply.msg_type = MessageType::AppendResponse;
+            reply.entries.clear();
+            t.send(vec![reply]);
         }
     }
     fn on_snapshot(&self, _msg: Message, _data: SnapshotData) {}
@@ -193,23 +223,35 @@ struct Pair {
     _dir: tempfile::TempDir,
 }
 
+/// A sends to B, whose messages reach `counter`.
 async fn quic_pair() -> Pair {
+    let counter = Arc::new(Counter::default());
+    linked_quic(Arc::new(Counter::default()), counter.clone(), counter).await
+}
+
+/// A (messages to `a_counter`) and B (messages to `b_handler`), each a peer of the other;
+/// `counter` is the one the bench waits on.
+async fn linked_quic(
+    a_counter: Arc<Counter>,
+    b_handler: Arc<dyn RaftHandler>,
+    counter: Arc<Counter>,
+) -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let counter = Arc::new(Counter::default());
     let a = QuicTransport::start(
         TransportConfig::new(CLUSTER_ID, 1, listen, dir.path().join("a")),
-        Arc::new(Counter::default()),
+        a_counter,
     )
     .await
     .unwrap();
     let b = QuicTransport::start(
         TransportConfig::new(CLUSTER_ID, 2, listen, dir.path().join("b")),
-        counter.clone(),
+        b_handler,
     )
     .await
     .unwrap();
     a.add_peer(2, b.local_addr());
+    b.add_peer(1, a.local_addr());
     Pair {
         sender: a,
         counter,
@@ -220,14 +262,43 @@ async fn quic_pair() -> Pair {
 
 async fn tcp_pair() -> Pair {
     let counter = Arc::new(Counter::default());
-    let (a, _) = TcpTransport::start(1, Arc::new(Counter::default())).await;
-    let (b, b_addr) = TcpTransport::start(2, counter.clone()).await;
+    linked_tcp(Arc::new(Counter::default()), counter.clone(), counter).await
+}
+
+async fn linked_tcp(
+    a_counter: Arc<Counter>,
+    b_handler: Arc<dyn RaftHandler>,
+    counter: Arc<Counter>,
+) -> Pair {
+    let (a, a_addr) = TcpTransport::start(1, a_counter).await;
+    let (b, b_addr) = TcpTransport::start(2, b_handler).await;
     a.add_peer(2, b_addr);
+    b.add_peer(1, a_addr);
     Pair {
         sender: a,
         counter,
         _keep: vec![b],
         _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// A pair whose B echoes every message back to A's counter.
+async fn echo_pair(kind: &str) -> Pair {
+    let counter = Arc::new(Counter::default());
+    let echo = Arc::new(Echo::default());
+    let pair = if kind == "quic" {
+        linked_quic(counter.clone(), echo.clone(), counter).await
+    } else {
+        linked_tcp(counter.clone(), echo.clone(), counter).await
+    };
+    let _ = echo.transport.set(pair._keep[0].clone());
+    pair
+}
+
+/// Sends one message at a time and waits for its echo, `n` times.
+async fn ping_pong(pair: &Pair, payload: &Bytes, n: u64) {
+    for _ in 0..n {
+        transfer(pair, payload, 1).await;
     }
 }
 
@@ -336,5 +407,42 @@ fn bench_transport(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_transport);
+fn bench_round_trip(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("round_trip");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let payload = Bytes::from(vec![0x5a; 300]);
+    for kind in ["quic", "tcp"] {
+        let pair = rt.block_on(echo_pair(kind));
+        rt.block_on(ping_pong(&pair, &payload, 100));
+        let (mut cpu, mut wall, mut trips) = (Duration::ZERO, Duration::ZERO, 0u64);
+        group.bench_function(format!("{kind}/300B"), |b| {
+            b.iter_custom(|iters| {
+                let (cpu0, t0) = (cpu_time(), Instant::now());
+                rt.block_on(ping_pong(&pair, &payload, iters));
+                let elapsed = t0.elapsed();
+                cpu += cpu_time().saturating_sub(cpu0);
+                wall += elapsed;
+                trips += iters;
+                elapsed
+            })
+        });
+        println!(
+            "{kind} round trip: {:.1} us, {:.1} us CPU",
+            wall.as_secs_f64() * 1e6 / trips as f64,
+            cpu.as_secs_f64() * 1e6 / trips as f64
+        );
+        drop(pair);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_transport, bench_round_trip);
 criterion_main!(benches);

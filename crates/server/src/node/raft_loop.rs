@@ -131,6 +131,8 @@ pub(crate) struct RaftLoop {
     pub(crate) received: HashMap<u64, PathBuf>,
     /// Store snapshot files being sent, by peer, deleted when the transfer ends.
     pub(crate) sending: HashMap<u64, PathBuf>,
+    /// Log kept for followers restarting with a snapshot this leader sent.
+    pub(crate) holds: super::log_hold::LogHolds,
     pub(crate) transfer: Option<(oneshot::Sender<()>, Instant)>,
     /// The main runtime: the transport spawns its tasks there.
     pub(crate) runtime: tokio::runtime::Handle,
@@ -274,6 +276,11 @@ impl RaftLoop {
             Command::SnapshotStatus { to, failed } => {
                 if let Some(path) = self.sending.remove(&to) {
                     let _ = std::fs::remove_file(path);
+                }
+                if failed {
+                    self.holds.snapshot_failed(to);
+                } else {
+                    self.holds.snapshot_delivered(to, Instant::now());
                 }
                 self.raw.report_snapshot(to, failed);
             }
@@ -509,6 +516,10 @@ impl RaftLoop {
     /// ticking), then streams it; a failure is reported back to raft.
     fn send_snapshot(&mut self, msg: Message) {
         let to = msg.to;
+        if let Some(snap) = &msg.snapshot {
+            self.holds
+                .snapshot_sent(to, snap.metadata.index, Instant::now());
+        }
         let path = self.layout.snap.join(format!("send-{to:016x}.tmp"));
         self.sending.insert(to, path.clone());
         let store = Arc::clone(&self.state.store);
@@ -564,7 +575,11 @@ impl RaftLoop {
         self.wal
             .save_snapshot(marker)
             .map_err(|e| format!("WAL snapshot marker: {e}"))?;
-        let compact_to = index.saturating_sub(self.snapshot_catch_up_entries);
+        let floor = index.saturating_sub(self.snapshot_catch_up_entries);
+        let progress = self.raw.status().progress;
+        let compact_to =
+            self.holds
+                .compact_index(floor, &progress, self.raw.store(), Instant::now());
         let storage = self.raw.store_mut();
         let first = raft_core::Storage::first_index(storage).unwrap_or(1);
         if compact_to > first {

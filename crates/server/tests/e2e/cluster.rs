@@ -4,6 +4,10 @@
 mod serial {
     use std::process::Command;
     use std::process::Stdio;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
     use std::time::Instant;
 
@@ -54,6 +58,18 @@ mod serial {
                 ),
             }
         }
+    }
+
+    /// The position in `members` of the leader, as the first member reports it.
+    async fn leader_index(members: &[Member]) -> usize {
+        let leader_id = leader_of(&members[0]).await;
+        for (i, m) in members.iter().enumerate() {
+            let status = connect(m).await.status().await.unwrap();
+            if status.header().unwrap().member_id() == leader_id {
+                return i;
+            }
+        }
+        panic!("no member is the leader {leader_id:x}");
     }
 
     /// Reads every key under `prefix` linearizably through `member`.
@@ -363,22 +379,7 @@ mod serial {
             "--experimental-snapshot-catchup-entries=5",
         ];
         start_all(&mut members, &initial, &flags);
-        let leader_id = leader_of(&members[0]).await;
-        let mut leader = 0;
-        for (i, m) in members.iter().enumerate() {
-            if connect(m)
-                .await
-                .status()
-                .await
-                .unwrap()
-                .header()
-                .unwrap()
-                .member_id()
-                == leader_id
-            {
-                leader = i;
-            }
-        }
+        let leader = leader_index(&members).await;
         let lagging = (leader + 1) % 3;
         members[lagging].kill();
         let mut acked = Vec::new();
@@ -411,6 +412,75 @@ mod serial {
                 .contains("received from the leader"),
             "the lagging member caught up through a snapshot:\n{}",
             members[lagging].log_text()
+        );
+    }
+
+    /// A follower installs a snapshot by restarting. With two catch-up entries the
+    /// leader would compact the entries after the snapshot it sent before the follower
+    /// is back, under steady writes every time: the leader keeps them for it a while.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_follower_restarting_for_a_snapshot_catches_up_under_steady_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 3);
+        let flags = [
+            "--snapshot-count=20",
+            "--experimental-snapshot-catchup-entries=2",
+        ];
+        start_all(&mut members, &initial, &flags);
+        let leader = leader_index(&members).await;
+        let lagging = (leader + 1) % 3;
+        members[lagging].kill();
+        for i in 0..100 {
+            put_until_acked(&members[leader], &format!("c{i:04}"), "v").await;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (stop, written) = (Arc::clone(&stop), Arc::clone(&written));
+            let mut client = connect(&members[leader]).await;
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if client.put(format!("w{n:08}"), "v", None).await.is_ok() {
+                        n += 1;
+                        written.store(n, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        members[lagging].start(&initial, &flags);
+        let url = members[lagging].client_url();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "the restarted member never caught up while writes went on:\n{}",
+                members[lagging].log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let latest = written.load(Ordering::Relaxed);
+            if latest < 50 {
+                continue;
+            }
+            let key = format!("w{:08}", latest - 1);
+            let options = etcd_client::ConnectOptions::new().with_timeout(Duration::from_secs(2));
+            let Ok(mut client) = Client::connect([url.clone()], Some(options)).await else {
+                continue;
+            };
+            let serializable = GetOptions::new().with_serializable();
+            if let Ok(resp) = client.get(key, Some(serializable)).await
+                && !resp.kvs().is_empty()
+            {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.await.unwrap();
+        let log = members[lagging].log_text();
+        let installs = log.matches("the member restarts").count();
+        assert!(
+            (1..=2).contains(&installs),
+            "caught up through one snapshot (or two), not {installs}:\n{log}"
         );
     }
 
