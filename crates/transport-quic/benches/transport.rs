@@ -19,10 +19,12 @@ use std::time::Duration;
 use std::time::Instant;
 
 use bytes::Bytes;
+use criterion::BenchmarkGroup;
 use criterion::Criterion;
 use criterion::Throughput;
 use criterion::criterion_group;
 use criterion::criterion_main;
+use criterion::measurement::WallTime;
 use futures::future::BoxFuture;
 use raft_core::Entry;
 use raft_core::Message;
@@ -223,10 +225,14 @@ struct Pair {
     _dir: tempfile::TempDir,
 }
 
-/// A sends to B, whose messages reach `counter`.
-async fn quic_pair() -> Pair {
+/// A sends to B (over `kind`, quic or tcp), whose messages reach the pair's counter.
+async fn one_way_pair(kind: &str) -> Pair {
     let counter = Arc::new(Counter::default());
-    linked_quic(Arc::new(Counter::default()), counter.clone(), counter).await
+    if kind == "quic" {
+        linked_quic(Arc::new(Counter::default()), counter.clone(), counter).await
+    } else {
+        linked_tcp(Arc::new(Counter::default()), counter.clone(), counter).await
+    }
 }
 
 /// A (messages to `a_counter`) and B (messages to `b_handler`), each a peer of the other;
@@ -250,19 +256,25 @@ async fn linked_quic(
     )
     .await
     .unwrap();
-    a.add_peer(2, b.local_addr());
-    b.add_peer(1, a.local_addr());
+    let (a_addr, b_addr) = (a.local_addr(), b.local_addr());
+    link((a, a_addr), (b, b_addr), counter, dir)
+}
+
+/// Makes A (member 1) and B (member 2) peers of each other; A is the sender.
+fn link(
+    (a, a_addr): (Arc<dyn Transport>, SocketAddr),
+    (b, b_addr): (Arc<dyn Transport>, SocketAddr),
+    counter: Arc<Counter>,
+    dir: tempfile::TempDir,
+) -> Pair {
+    a.add_peer(2, b_addr);
+    b.add_peer(1, a_addr);
     Pair {
         sender: a,
         counter,
         _keep: vec![b],
         _dir: dir,
     }
-}
-
-async fn tcp_pair() -> Pair {
-    let counter = Arc::new(Counter::default());
-    linked_tcp(Arc::new(Counter::default()), counter.clone(), counter).await
 }
 
 async fn linked_tcp(
@@ -272,14 +284,12 @@ async fn linked_tcp(
 ) -> Pair {
     let (a, a_addr) = TcpTransport::start(1, a_counter).await;
     let (b, b_addr) = TcpTransport::start(2, b_handler).await;
-    a.add_peer(2, b_addr);
-    b.add_peer(1, a_addr);
-    Pair {
-        sender: a,
+    link(
+        (a, a_addr),
+        (b, b_addr),
         counter,
-        _keep: vec![b],
-        _dir: tempfile::tempdir().unwrap(),
-    }
+        tempfile::tempdir().unwrap(),
+    )
 }
 
 /// A pair whose B echoes every message back to A's counter.
@@ -360,47 +370,79 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-fn bench_transport(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// Wall and CPU time over every iteration criterion ran, for the per-message figures.
+#[derive(Default)]
+struct Tally {
+    cpu: Duration,
+    wall: Duration,
+    count: u64,
+}
+
+impl Tally {
+    /// Runs `iters` iterations of `run` and returns their wall time, as `iter_custom` wants.
+    fn time(&mut self, iters: u64, run: impl FnOnce()) -> Duration {
+        let (cpu0, t0) = (cpu_time(), Instant::now());
+        run();
+        let elapsed = t0.elapsed();
+        self.cpu += cpu_time().saturating_sub(cpu0);
+        self.wall += elapsed;
+        self.count += iters;
+        elapsed
+    }
+
+    /// Microseconds of wall and of CPU time per iteration; `None` when the benchmark
+    /// was filtered out on the command line.
+    fn per_iteration_us(&self) -> Option<(f64, f64)> {
+        let n = self.count as f64;
+        (self.count > 0).then(|| {
+            (
+                self.wall.as_secs_f64() * 1e6 / n,
+                self.cpu.as_secs_f64() * 1e6 / n,
+            )
+        })
+    }
+}
+
+/// The runtime the transports run on: two workers, as the machine has two cores.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    let mut group = c.benchmark_group("transport");
+        .unwrap()
+}
+
+/// Ten samples after a second of warm-up: each sample is thousands of messages.
+fn short_samples(group: &mut BenchmarkGroup<'_, WallTime>, measure: Duration) {
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+        .measurement_time(measure);
+}
+
+fn bench_transport(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("transport");
+    short_samples(&mut group, Duration::from_secs(4));
     for size in [100usize, 64 * 1024] {
         let payload = Bytes::from(vec![0x5a; size]);
         group.throughput(Throughput::Elements(1));
         for kind in ["quic", "tcp"] {
-            let pair = rt.block_on(async {
-                if kind == "quic" {
-                    quic_pair().await
-                } else {
-                    tcp_pair().await
-                }
-            });
+            let pair = rt.block_on(one_way_pair(kind));
             rt.block_on(transfer(&pair, &payload, 100));
-            let (mut cpu, mut wall, mut msgs) = (Duration::ZERO, Duration::ZERO, 0u64);
+            let mut tally = Tally::default();
             group.bench_function(format!("{kind}/{size}B"), |b| {
                 b.iter_custom(|iters| {
-                    let (cpu0, t0) = (cpu_time(), Instant::now());
-                    rt.block_on(transfer(&pair, &payload, iters));
-                    let elapsed = t0.elapsed();
-                    cpu += cpu_time().saturating_sub(cpu0);
-                    wall += elapsed;
-                    msgs += iters;
-                    elapsed
+                    tally.time(iters, || rt.block_on(transfer(&pair, &payload, iters)))
                 })
             });
-            let per_sec = msgs as f64 / wall.as_secs_f64();
-            println!(
-                "{kind}/{size}B: {per_sec:.0} msg/s, {:.1} MB/s, {:.2} us CPU/msg",
-                per_sec * size as f64 / 1e6,
-                cpu.as_secs_f64() * 1e6 / msgs as f64
-            );
+            if let Some((wall_us, cpu_us)) = tally.per_iteration_us() {
+                let per_sec = 1e6 / wall_us;
+                println!(
+                    "{kind}/{size}B: {per_sec:.0} msg/s, {:.1} MB/s, {cpu_us:.2} us CPU/msg",
+                    per_sec * size as f64 / 1e6,
+                );
+            }
             drop(pair);
         }
     }
@@ -408,37 +450,22 @@ fn bench_transport(c: &mut Criterion) {
 }
 
 fn bench_round_trip(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut group = c.benchmark_group("round_trip");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    short_samples(&mut group, Duration::from_secs(3));
     let payload = Bytes::from(vec![0x5a; 300]);
     for kind in ["quic", "tcp"] {
         let pair = rt.block_on(echo_pair(kind));
         rt.block_on(ping_pong(&pair, &payload, 100));
-        let (mut cpu, mut wall, mut trips) = (Duration::ZERO, Duration::ZERO, 0u64);
+        let mut tally = Tally::default();
         group.bench_function(format!("{kind}/300B"), |b| {
             b.iter_custom(|iters| {
-                let (cpu0, t0) = (cpu_time(), Instant::now());
-                rt.block_on(ping_pong(&pair, &payload, iters));
-                let elapsed = t0.elapsed();
-                cpu += cpu_time().saturating_sub(cpu0);
-                wall += elapsed;
-                trips += iters;
-                elapsed
+                tally.time(iters, || rt.block_on(ping_pong(&pair, &payload, iters)))
             })
         });
-        println!(
-            "{kind} round trip: {:.1} us, {:.1} us CPU",
-            wall.as_secs_f64() * 1e6 / trips as f64,
-            cpu.as_secs_f64() * 1e6 / trips as f64
-        );
+        if let Some((wall_us, cpu_us)) = tally.per_iteration_us() {
+            println!("{kind} round trip: {wall_us:.1} us, {cpu_us:.1} us CPU");
+        }
         drop(pair);
     }
     group.finish();
