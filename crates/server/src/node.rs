@@ -175,7 +175,7 @@ impl Node {
             heartbeat_interval: config.heartbeat_interval,
             snapshot_catch_up_entries: config.snapshot_catch_up_entries,
             layout,
-            reads: Default::default(),
+            reads: read_index::ReadIndexer::new(member_id, boot_clock_nanos()),
             received: Default::default(),
             sending: Default::default(),
             holds: Default::default(),
@@ -369,14 +369,18 @@ fn peer_tls_mode(config: &ServerConfig) -> TlsMode {
     }
 }
 
+/// The wall clock in nanoseconds since the Unix epoch (0 if the clock is before it).
+fn boot_clock_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 fn new_raw_node(
     config: &ServerConfig,
     booted: &boot::Booted,
 ) -> Result<RawNode<raft_core::MemStorage>, NodeError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let seed = booted.member_id ^ nanos ^ u64::from(std::process::id());
+    let seed = booted.member_id ^ boot_clock_nanos() ^ u64::from(std::process::id());
     let raft_config = raft_core::Config {
         id: booted.member_id,
         election_ticks: config.election_ticks(),

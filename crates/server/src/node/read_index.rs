@@ -5,6 +5,12 @@
 //! that joined before it was sent get its index, and the queued ones start the
 //! next request. A request unanswered for [`RETRY_INTERVAL`] is sent again
 //! with the same context (the leader may have dropped it).
+//!
+//! A context names its member and a counter that starts at the boot's wall clock:
+//! the leader holds one pending request per context and drops a second with the
+//! same bytes, so contexts must never collide between members, nor across a
+//! member's restarts. (With a bare counter per member, followers' requests
+//! collided under load and waited out [`RETRY_INTERVAL`].)
 
 use std::time::Duration;
 use std::time::Instant;
@@ -22,10 +28,11 @@ pub(crate) const RETRY_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) type ReadReply = oneshot::Sender<Result<u64, ServerError>>;
 
 /// The read requests of the raft loop.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ReadIndexer {
     queued: Vec<ReadReply>,
     in_flight: Option<InFlight>,
+    member_id: u64,
     next_ctx: u64,
 }
 
@@ -37,6 +44,17 @@ struct InFlight {
 }
 
 impl ReadIndexer {
+    /// The reads of `member_id`, whose contexts count up from `start` (the boot's
+    /// wall clock in nanoseconds, so a restarted member does not reuse its contexts).
+    pub(crate) fn new(member_id: u64, start: u64) -> Self {
+        Self {
+            queued: Vec::new(),
+            in_flight: None,
+            member_id,
+            next_ctx: start,
+        }
+    }
+
     /// Queues a reader.
     pub(crate) fn push(&mut self, reply: ReadReply) {
         self.queued.push(reply);
@@ -47,8 +65,11 @@ impl ReadIndexer {
         if self.in_flight.is_some() || self.queued.is_empty() {
             return None;
         }
-        self.next_ctx += 1;
-        let ctx = Bytes::copy_from_slice(&self.next_ctx.to_be_bytes());
+        self.next_ctx = self.next_ctx.wrapping_add(1);
+        let mut ctx = [0u8; 16];
+        ctx[..8].copy_from_slice(&self.member_id.to_be_bytes());
+        ctx[8..].copy_from_slice(&self.next_ctx.to_be_bytes());
+        let ctx = Bytes::copy_from_slice(&ctx);
         let readers = std::mem::take(&mut self.queued);
         self.in_flight = Some(InFlight {
             ctx: ctx.clone(),
@@ -100,7 +121,7 @@ mod tests {
 
     #[test]
     fn concurrent_readers_share_one_request() {
-        let mut r = ReadIndexer::default();
+        let mut r = ReadIndexer::new(1, 0);
         let now = Instant::now();
         let (a, mut ra) = oneshot::channel();
         let (b, mut rb) = oneshot::channel();
@@ -127,5 +148,35 @@ mod tests {
         assert!(r.next_request(now).is_some());
         r.fail_all(|| ServerError::NoLeader);
         assert!(matches!(rc.try_recv().unwrap(), Err(ServerError::NoLeader)));
+    }
+
+    fn request_ctx(member_id: u64, start: u64) -> Bytes {
+        let mut r = ReadIndexer::new(member_id, start);
+        let (reply, _rx) = oneshot::channel();
+        r.push(reply);
+        r.next_request(Instant::now()).unwrap()
+    }
+
+    #[test]
+    fn contexts_differ_between_members_and_across_restarts() {
+        let t = 1_700_000_000_000_000_000;
+        assert_ne!(
+            request_ctx(1, t),
+            request_ctx(2, t),
+            "two followers' first requests reach the leader as different requests"
+        );
+        assert_ne!(request_ctx(1, t), request_ctx(1, t + 1_000_000));
+        let mut r = ReadIndexer::new(1, t);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..100 {
+            let (reply, _rx) = oneshot::channel();
+            r.push(reply);
+            let ctx = r.next_request(Instant::now()).unwrap();
+            assert!(seen.insert(ctx.clone()), "context reused at request {i}");
+            r.on_read_state(&ReadState {
+                index: i,
+                request_ctx: ctx,
+            });
+        }
     }
 }
