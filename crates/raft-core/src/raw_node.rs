@@ -151,6 +151,9 @@ impl<S: Storage> RawNode<S> {
 
     /// Requests a linearizable read; a `ReadState` with `request_ctx` comes out of a later
     /// `Ready` once leadership is confirmed. Dropped silently when there is no leader.
+    ///
+    /// `request_ctx` must be unique in the cluster: the leader holds one pending read per
+    /// context and drops another member's request with the same bytes until it is answered.
     pub fn read_index(&mut self, request_ctx: Bytes) {
         let m = Message {
             msg_type: MessageType::ReadIndex,

@@ -71,21 +71,15 @@ impl LogHolds {
     }
 }
 
-/// Whether the entries after `from` up to `to` are all still there and weigh at most `bytes`.
+/// Whether the entries after `from` up to `to` are all still there and weigh at most `bytes`
+/// (`entries` refuses a compacted range, and stops at the limit but returns at least one).
 fn holds_at_most(storage: &MemStorage, from: u64, to: u64, bytes: u64) -> bool {
-    let Ok(first) = storage.first_index() else {
-        return false;
-    };
-    if from + 1 < first {
-        return false;
-    }
-    match storage.entries(from + 1, to + 1, Some(bytes)) {
-        Ok(entries) => {
+    storage
+        .entries(from + 1, to + 1, Some(bytes))
+        .is_ok_and(|entries| {
             entries.len() as u64 == to - from
                 && entries.iter().map(Entry::size_bytes).sum::<u64>() <= bytes
-        }
-        Err(_) => false,
-    }
+        })
 }
 
 #[cfg(test)]
