@@ -1,5 +1,7 @@
 //! The watch feed for watchers that start in the past: stored versions read back as events.
 
+use std::collections::HashSet;
+
 use rocksdb::Direction;
 use rocksdb::IteratorMode;
 
@@ -21,6 +23,10 @@ impl Store {
     /// Stops after the revision at which `limit` events are reached (0: no limit), never
     /// splitting a revision, so a watcher resumes from the last event's revision + 1.
     /// A start below the compacted revision is [`Error::Compacted`], as for etcd's watchers.
+    /// At the compacted revision itself only the last change of each key is reported: a
+    /// compaction keeps that one (a delete too, as etcd 3.5 does) and removes the changes it
+    /// superseded within the same txn, and the feed must not depend on the compactor's
+    /// progress.
     pub fn events_since(
         &self,
         start_revision: i64,
@@ -38,6 +44,7 @@ impl Store {
         let range = KeyRange::new(key, range_end);
         let mut events =
             self.scan_events(&reader, start_revision.max(1), current, &range, limit)?;
+        drop_superseded_at(&mut events, compacted);
         let state = self.shared.read();
         let prev_revisions: Vec<Option<Revision>> = events
             .iter()
@@ -63,6 +70,7 @@ impl Store {
         Ok(events)
     }
 
+    /// Scans the stored versions of revisions `start..=current` in `range`.
     fn scan_events(
         &self,
         reader: &Reader<'_>,
@@ -106,4 +114,28 @@ impl Store {
         }
         Ok(events)
     }
+}
+
+/// Removes the events of revision `compacted` that a later event of the same revision on the
+/// same key superseded (a txn's put then delete of one key). Those events, if any, lead the
+/// feed, which never starts below `compacted`.
+fn drop_superseded_at(events: &mut Vec<Event>, compacted: i64) {
+    let at = events
+        .iter()
+        .take_while(|e| e.kv.mod_revision == compacted)
+        .count();
+    if at < 2 {
+        return;
+    }
+    let mut later = HashSet::new();
+    let mut keep = vec![true; at];
+    for i in (0..at).rev() {
+        keep[i] = later.insert(events[i].kv.key.clone());
+    }
+    let mut i = 0;
+    events.retain(|_| {
+        let kept = keep.get(i).copied().unwrap_or(true);
+        i += 1;
+        kept
+    });
 }

@@ -176,3 +176,46 @@ fn an_interrupted_compaction_resumes_after_reopen() {
     let events = h.store().events_since(150, &[0], &[0], 0).unwrap();
     assert_eq!(events.len(), 52, "revisions 150..=201 each hold one put");
 }
+
+#[test]
+fn the_feed_at_the_compacted_revision_shows_each_key_once_whatever_the_compactor_did() {
+    let mut h = Harness::new();
+    // Revision 2: a put of `a` then a delete of every key from `a` (etcd accepts this txn:
+    // the delete's interval [a, "\0") is empty for its duplicate check).
+    let txn = WriteOp::Txn(TxnRequest {
+        success: vec![
+            RequestOp::Put(put_req(b"a", b"1")),
+            RequestOp::DeleteRange(DeleteRangeRequest {
+                key: b"a".to_vec(),
+                range_end: vec![0],
+                prev_kv: false,
+            }),
+        ],
+        ..Default::default()
+    });
+    h.ok(txn);
+    let before = h.store().events_since(2, b"a", &[], 0).unwrap();
+    let kinds: Vec<EventType> = before.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventType::Put, EventType::Delete], "uncompacted");
+    h.ok(put(b"b", b"2"));
+    h.ok(WriteOp::Compact(CompactionRequest {
+        revision: 2,
+        physical: false,
+    }));
+    // Before and after the compactor removed the superseded put, the feed is the same.
+    let early = h.store().events_since(2, &[0], &[0], 0).unwrap();
+    h.store().wait_compaction(2).unwrap();
+    let late = h.store().events_since(2, &[0], &[0], 0).unwrap();
+    assert_eq!(early, late);
+    let got: Vec<(EventType, &[u8], i64)> = late
+        .iter()
+        .map(|e| (e.kind, e.kv.key.as_slice(), e.kv.mod_revision))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (EventType::Delete, &b"a"[..], 2),
+            (EventType::Put, &b"b"[..], 3)
+        ]
+    );
+}

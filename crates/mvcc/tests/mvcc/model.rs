@@ -122,8 +122,14 @@ impl Model {
         }
         let mut out = vec![];
         for rev in start.max(1)..=self.current() {
-            for e in &self.events[(rev - 1) as usize] {
+            let events = &self.events[(rev - 1) as usize];
+            for (i, e) in events.iter().enumerate() {
                 if !in_range(&e.kv.key, key, end) {
+                    continue;
+                }
+                // A compaction keeps only the last change of a key in its own revision.
+                let superseded = events[i + 1..].iter().any(|later| later.kv.key == e.kv.key);
+                if rev == self.compacted && superseded {
                     continue;
                 }
                 // Versions before the compacted revision are gone: no prev_kv there.
