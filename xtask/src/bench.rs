@@ -10,6 +10,7 @@
 mod chart;
 mod check_perf;
 mod compare;
+mod leader;
 mod results;
 mod workloads;
 

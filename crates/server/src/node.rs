@@ -17,6 +17,7 @@ mod boot;
 mod compactor;
 mod corruption;
 mod force_new_cluster;
+mod idle_spin;
 mod join;
 mod lessor;
 mod log_hold;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::chart;
 use super::check_perf;
 use super::check_perf::CheckPerf;
+use super::leader;
 use super::results;
 use super::results::Run;
 use super::workloads::RANGE_KEY;
@@ -172,12 +173,19 @@ impl RoundCtx<'_> {
         let mut runs = Vec::new();
         let ready = cluster
             .wait_ready()
-            .and_then(|()| put_range_key(&cluster.spec.endpoints()));
+            .and_then(|()| put_range_key(&cluster.spec.endpoints()))
+            .and_then(|()| leader::leader_first(&cluster.spec.endpoints()));
+        if let Ok(endpoints) = &ready {
+            eprintln!(
+                "xtask: {} endpoints, leader first: {endpoints}",
+                server.name()
+            );
+        }
         for w in workloads {
             let run = match (&ready, cluster.check_alive()) {
                 (Err(e), _) => self.failed(server, w, format!("{e:#}")),
                 (_, Err(e)) => self.failed(server, w, format!("{e:#}")),
-                (Ok(()), Ok(())) => self.run_workload(server, w, &cluster),
+                (Ok(endpoints), Ok(())) => self.run_workload(server, w, &cluster, endpoints),
             };
             runs.push(run);
         }
@@ -197,7 +205,13 @@ impl RoundCtx<'_> {
         }
     }
 
-    fn run_workload(&self, server: Server, w: &Workload, cluster: &RunningCluster) -> Run {
+    fn run_workload(
+        &self,
+        server: Server,
+        w: &Workload,
+        cluster: &RunningCluster,
+        endpoints: &str,
+    ) -> Run {
         let json = self.out.join("raw").join(format!(
             "{}-r{}-{}.json",
             server.name(),
@@ -209,7 +223,7 @@ impl RoundCtx<'_> {
         for &pid in &pids {
             process::reset_peak_rss(pid);
         }
-        let args = w.command_args(self.args.quick, &cluster.spec.endpoints(), &json);
+        let args = w.command_args(self.args.quick, endpoints, &json);
         eprintln!(
             "xtask: {} {}: keel-bench {}",
             server.name(),

@@ -17,6 +17,7 @@ use raft_core::Entry;
 use raft_core::EntryType;
 use tokio::sync::mpsc;
 
+use super::idle_spin;
 use super::lessor::Lessor;
 use super::proposal;
 use super::proposal::Body;
@@ -63,7 +64,11 @@ pub(crate) struct Applier {
 impl Applier {
     /// Applies tasks until the raft loop goes away or the storage fails.
     pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<ApplyTask>) {
-        while let Some(task) = rx.blocking_recv() {
+        loop {
+            idle_spin::spin_until(idle_spin::IDLE_SPIN, || !rx.is_empty());
+            let Some(task) = rx.blocking_recv() else {
+                break;
+            };
             if let Err(reason) = self.apply_task(task) {
                 if reason != RESTARTING {
                     self.state.set_fatal(reason);

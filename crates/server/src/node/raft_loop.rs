@@ -1,9 +1,10 @@
 //! The raft loop: one thread owns the [`RawNode`], the WAL and the snapshot
 //! files, and drives raft in etcd's order.
 //!
-//! Each round: wait for a tick, a peer message or a command; drain whatever
-//! else is queued (so many client proposals land in one `Ready`: the group
-//! commit); then, while raft has a `Ready`:
+//! Each round: wait for a tick, a peer message or a command (polling briefly
+//! before sleeping: `idle_spin`); drain whatever else is queued (so many client
+//! proposals land in one `Ready`: the group commit); then, while raft has a
+//! `Ready`:
 //! 1. send `messages` at once (a leader's appends go out while it persists);
 //! 2. persist the snapshot (`.snap`, then the WAL marker) and the hard state
 //!    with the entries in ONE `Wal::save` (one fdatasync);
@@ -44,6 +45,7 @@ use wal::Wal;
 use wal::WalSnapshot;
 
 use super::boot::Layout;
+use super::idle_spin;
 use super::lessor::Lessor;
 use super::membership::MemberRecord;
 use super::read_index::ReadIndexer;
@@ -176,6 +178,9 @@ impl RaftLoop {
         self.process_ready()?;
         self.campaign_if_alone()?;
         loop {
+            idle_spin::spin_until(idle_spin::IDLE_SPIN, || {
+                !self.msg_rx.is_empty() || !self.cmd_rx.is_empty()
+            });
             tokio::select! {
                 _ = ticker.tick() => self.on_tick(),
                 msg = self.msg_rx.recv() => match msg {
