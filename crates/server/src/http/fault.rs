@@ -9,7 +9,8 @@
 //! - `GET /fault` answers `member <hex id>`;
 //! - `POST /fault` takes one request as its body: `isolate`,
 //!   `cut <hex id>...`, `drop <ratio>`, `delay <ms>`, `heal`,
-//!   `power-off [seed]`, or the injected bug `unsynced-acks` (WAL syncs that
+//!   `power-off [seed]`, `slow-apply <ms>` (the apply thread waits that long
+//!   before each batch: a slow store), or the injected bug `unsynced-acks` (WAL syncs that
 //!   make nothing durable: the harness must then report lost writes).
 //!
 //! The fault layer filters what this member sends, so a partition needs both
@@ -25,6 +26,8 @@ mod write_back_fs;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -52,6 +55,17 @@ struct Injector {
 
 static INJECTOR: OnceLock<Injector> = OnceLock::new();
 static WAL_FS: OnceLock<WriteBackFs> = OnceLock::new();
+/// Set by `slow-apply`: milliseconds the apply thread waits before each batch.
+static APPLY_DELAY_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Test only: the `slow-apply` fault's wait, before the apply thread applies a batch
+/// (never set unless fault injection is on).
+pub(crate) fn before_apply() {
+    let ms = APPLY_DELAY_MS.load(Ordering::Acquire);
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
 
 /// True when `KEEL_FAULT_INJECTION=1`.
 pub(crate) fn enabled() -> bool {
@@ -158,6 +172,10 @@ impl Injector {
                 WAL_FS
                     .get_or_init(WriteBackFs::default)
                     .acknowledge_unsynced();
+            }
+            FaultCommand::SlowApply(delay) => {
+                let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                APPLY_DELAY_MS.store(ms, Ordering::Release);
             }
         }
     }

@@ -82,6 +82,8 @@ impl Applier {
     }
 
     fn apply_task(&mut self, task: ApplyTask) -> Result<(), String> {
+        // Test only (KEEL_FAULT_INJECTION=1): the `slow-apply` fault.
+        crate::http::fault::before_apply();
         if let Some((snap, path)) = task.snapshot {
             // The snapshot, its WAL marker and its store data are durable: the
             // boot path installs them (the store is shared with the client

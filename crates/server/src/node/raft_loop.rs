@@ -318,6 +318,13 @@ impl RaftLoop {
         if let Some(ss) = &rd.soft_state {
             self.on_soft_state(ss.leader_id, ss.role);
         }
+        if let Some(hs) = &rd.hard_state {
+            // Known before this member's fsync, and published before the messages go out:
+            // a follower told of the commit may answer a client whose next request (a lease
+            // keep-alive) reaches this leader while it still persists, and `settle` must
+            // then wait for this commit.
+            self.state.commit_index.store(hs.commit, Ordering::Release);
+        }
         let messages = std::mem::take(&mut rd.messages);
         self.send(messages);
         let handed_early = if self.applies_before_persist(&rd) {
@@ -337,7 +344,6 @@ impl RaftLoop {
         }
         if let Some(hs) = &rd.hard_state {
             self.state.term.store(hs.term, Ordering::Release);
-            self.state.commit_index.store(hs.commit, Ordering::Release);
         }
         if let Some(last) = rd.entries.last() {
             self.state.last_index.store(last.index, Ordering::Release);

@@ -505,6 +505,31 @@ mod serial {
         }
     }
 
+    /// The same, deterministic: the leader applies every batch 300 ms late
+    /// (`slow-apply`), so each keep-alive forwarded to it arrives before it
+    /// applied the grant the follower already answered, and it must wait for
+    /// what it knows committed rather than answer "lease not found".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leader_applying_late_still_renews_leases_granted_through_a_follower() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut members, initial) = cluster(dir.path(), 3);
+        for m in &mut members {
+            m.fault_injection = true;
+        }
+        start_all(&mut members, &initial, &[]);
+        let leader_id = leader_of(&members[0]).await;
+        let mut leader = None;
+        for (i, m) in members.iter().enumerate() {
+            let status = connect(m).await.status().await.unwrap();
+            if status.header().unwrap().member_id() == leader_id {
+                leader = Some(i);
+            }
+        }
+        let leader = leader.expect("the leader is a member");
+        members[leader].fault("slow-apply 300");
+        leases_granted_through_a_follower_are_renewed_at_once(&members[(leader + 1) % 3]).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn three_members_survive_leader_kill() {
         let dir = tempfile::tempdir().unwrap();

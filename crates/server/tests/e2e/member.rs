@@ -1,6 +1,8 @@
 //! One member of a test cluster: its ports, data directory, log and process
 //! (`keel` with fast elections), shared by the multi-member tests.
 
+use std::io::Read;
+use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Child;
@@ -21,6 +23,9 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(90);
 /// Flags every member gets: elections ten times faster than etcd's defaults.
 const TIMING: [&str; 2] = ["--heartbeat-interval=50", "--election-timeout=500"];
 
+/// The environment variable that turns keel's fault layer on (test only).
+const FAULT_SWITCH: &str = "KEEL_FAULT_INJECTION";
+
 /// One member's identity and process; the process is killed on drop.
 pub(crate) struct Member {
     pub(crate) name: String,
@@ -28,6 +33,8 @@ pub(crate) struct Member {
     pub(crate) peer_port: u16,
     pub(crate) data_dir: PathBuf,
     pub(crate) log: PathBuf,
+    /// Started with `KEEL_FAULT_INJECTION=1` (`POST /fault` on the client port).
+    pub(crate) fault_injection: bool,
     child: Option<Child>,
 }
 
@@ -46,6 +53,7 @@ impl Member {
             peer_port: free_port(),
             data_dir: dir.join(name),
             log: dir.join(format!("{name}.log")),
+            fault_injection: false,
             child: None,
         }
     }
@@ -76,6 +84,7 @@ impl Member {
             .arg(format!("--initial-cluster={initial_cluster}"))
             .args(TIMING)
             .args(extra)
+            .env(FAULT_SWITCH, if self.fault_injection { "1" } else { "0" })
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -96,6 +105,32 @@ impl Member {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sends the fault layer one request (`POST /fault`, see `server/src/http/fault.rs`).
+    pub(crate) fn fault(&self, request: &str) {
+        assert!(
+            self.fault_injection,
+            "{} runs without fault injection",
+            self.name
+        );
+        let addr = format!("127.0.0.1:{}", self.client_port);
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /fault HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{request}",
+            request.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "POST /fault {request:?}: {response}"
+        );
     }
 
     pub(crate) fn log_text(&self) -> String {

@@ -28,6 +28,9 @@ pub(crate) enum FaultCommand {
     /// An injected bug, to see the harness catch it: WAL syncs succeed
     /// without making anything durable (`unsynced-acks`).
     UnsyncedAcks,
+    /// A slow store: the apply thread waits this long before each batch of
+    /// committed entries (`slow-apply <ms>`; 0 ends it).
+    SlowApply(Duration),
 }
 
 impl FaultCommand {
@@ -44,6 +47,7 @@ impl FaultCommand {
             "cut" => FaultCommand::Cut(parse_ids(&args)?),
             "drop" => FaultCommand::Drop(parse_ratio(one(verb, &args)?)?),
             "delay" => FaultCommand::Delay(parse_delay(one(verb, &args)?)?),
+            "slow-apply" => FaultCommand::SlowApply(parse_delay(one(verb, &args)?)?),
             other => return Err(format!("unknown fault request {other:?}")),
         };
         let takes_args = matches!(
@@ -51,6 +55,7 @@ impl FaultCommand {
             FaultCommand::Cut(_)
                 | FaultCommand::Drop(_)
                 | FaultCommand::Delay(_)
+                | FaultCommand::SlowApply(_)
                 | FaultCommand::PowerOff(_)
         );
         if !takes_args && !args.is_empty() {
@@ -133,6 +138,10 @@ mod tests {
             parse("delay 40"),
             FaultCommand::Delay(Duration::from_millis(40))
         );
+        assert_eq!(
+            parse("slow-apply 30"),
+            FaultCommand::SlowApply(Duration::from_millis(30))
+        );
     }
 
     #[test]
@@ -157,6 +166,8 @@ mod tests {
             "power-off -1",
             "power-off 1 2",
             "unsynced-acks 1",
+            "slow-apply",
+            "slow-apply fast",
         ] {
             assert!(FaultCommand::parse(bad).is_err(), "{bad:?} accepted");
         }
