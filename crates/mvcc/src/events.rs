@@ -128,14 +128,11 @@ fn drop_superseded_at(events: &mut Vec<Event>, compacted: i64) {
         return;
     }
     let mut later = HashSet::new();
-    let mut keep = vec![true; at];
-    for i in (0..at).rev() {
-        keep[i] = later.insert(events[i].kv.key.clone());
-    }
-    let mut i = 0;
-    events.retain(|_| {
-        let kept = keep.get(i).copied().unwrap_or(true);
-        i += 1;
-        kept
-    });
+    let mut kept: Vec<Event> = events
+        .drain(..at)
+        .rev()
+        .filter(|e| later.insert(e.kv.key.clone()))
+        .collect();
+    kept.reverse();
+    events.splice(0..0, kept);
 }

@@ -517,15 +517,7 @@ mod serial {
             m.fault_injection = true;
         }
         start_all(&mut members, &initial, &[]);
-        let leader_id = leader_of(&members[0]).await;
-        let mut leader = None;
-        for (i, m) in members.iter().enumerate() {
-            let status = connect(m).await.status().await.unwrap();
-            if status.header().unwrap().member_id() == leader_id {
-                leader = Some(i);
-            }
-        }
-        let leader = leader.expect("the leader is a member");
+        let leader = leader_index(&members).await;
         members[leader].fault("slow-apply 300");
         leases_granted_through_a_follower_are_renewed_at_once(&members[(leader + 1) % 3]).await;
     }
@@ -543,23 +535,7 @@ mod serial {
         }
         let leader_id = leader_of(&members[0]).await;
         assert_ne!(leader_id, 0);
-        let mut ids = Vec::new();
-        for m in &members {
-            ids.push(
-                connect(m)
-                    .await
-                    .status()
-                    .await
-                    .unwrap()
-                    .header()
-                    .unwrap()
-                    .member_id(),
-            );
-        }
-        let leader = ids
-            .iter()
-            .position(|&id| id == leader_id)
-            .expect("the leader is a member");
+        let leader = leader_index(&members).await;
         let survivor = (leader + 1) % 3;
         leases_granted_through_a_follower_are_renewed_at_once(&members[survivor]).await;
 

@@ -1,8 +1,6 @@
 //! One member of a test cluster: its ports, data directory, log and process
 //! (`keel` with fast elections), shared by the multi-member tests.
 
-use std::io::Read;
-use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Child;
@@ -16,6 +14,7 @@ use etcd_client::Client;
 
 use crate::support::free_port;
 use crate::support::http_get;
+use crate::support::http_request;
 
 /// Generous bound for anything to happen (slow shared CI machines).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(90);
@@ -115,22 +114,8 @@ impl Member {
             self.name
         );
         let addr = format!("127.0.0.1:{}", self.client_port);
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        write!(
-            stream,
-            "POST /fault HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{request}",
-            request.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(
-            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
-            "POST /fault {request:?}: {response}"
-        );
+        let (code, answer) = http_request(&addr, "POST", "/fault", request).unwrap();
+        assert_eq!(code, 200, "POST /fault {request:?}: {answer}");
     }
 
     pub(crate) fn log_text(&self) -> String {
