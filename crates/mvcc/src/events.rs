@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::key_range::KeyRange;
 use crate::kv::Event;
 use crate::kv::EventType;
+use crate::kv::KeyValue;
 use crate::layout::CF_REVISIONS;
 use crate::layout::decode_record;
 use crate::reader::Reader;
@@ -45,13 +46,36 @@ impl Store {
         let mut events =
             self.scan_events(&reader, start_revision.max(1), current, &range, limit)?;
         drop_superseded_at(&mut events, compacted);
+        let prevs = self.prev_versions(&reader, &events, Some(compacted))?;
+        for (event, prev) in events.iter_mut().zip(prevs) {
+            event.prev_kv = prev;
+        }
+        Ok(events)
+    }
+
+    /// The `prev_kv` of each event, as etcd's watch fills it for watchers that ask: the
+    /// key's version at the revision before the event's, none for a creation, for a key
+    /// that was not alive then, or for a version before the compacted revision. Events of
+    /// an applied write carry none; the server asks here when a watcher wants them.
+    pub fn prev_kvs(&self, events: &[Event]) -> Result<Vec<Option<KeyValue>>> {
+        self.prev_versions(&Reader::Live(&self.shared.db), events, None)
+    }
+
+    /// The events' previous versions read through `reader`, not below `compacted` (the
+    /// current compacted revision if `None`).
+    fn prev_versions(
+        &self,
+        reader: &Reader<'_>,
+        events: &[Event],
+        compacted: Option<i64>,
+    ) -> Result<Vec<Option<KeyValue>>> {
         let state = self.shared.read();
-        let prev_revisions: Vec<Option<Revision>> = events
+        let compacted = compacted.unwrap_or(state.compacted_revision);
+        let revisions: Vec<Option<Revision>> = events
             .iter()
             .map(|e| {
-                // As etcd's watch: none for a creation, and never a version before the
-                // compacted revision (it may be gone already, and the answer must not depend
-                // on the compactor's progress).
+                // Never a version before the compacted revision: it may be gone already,
+                // and the answer must not depend on the compactor's progress.
                 let before = e.kv.mod_revision - 1;
                 let creation = e.kind == EventType::Put && e.kv.version == 1;
                 let known = !creation && before >= compacted;
@@ -59,15 +83,15 @@ impl Store {
             })
             .collect();
         drop(state);
-        for (event, prev) in events.iter_mut().zip(prev_revisions) {
-            if let Some(rev) = prev
-                && let Some(record) = reader.try_record(rev)?
-                && !record.tombstone
-            {
-                event.prev_kv = Some(record.kv);
-            }
+        let mut prevs = Vec::with_capacity(revisions.len());
+        for rev in revisions {
+            let record = match rev {
+                Some(rev) => reader.try_record(rev)?,
+                None => None,
+            };
+            prevs.push(record.filter(|r| !r.tombstone).map(|r| r.kv));
         }
-        Ok(events)
+        Ok(prevs)
     }
 
     /// Scans the stored versions of revisions `start..=current` in `range`.

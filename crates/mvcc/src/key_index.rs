@@ -3,7 +3,7 @@
 //!
 //! It is rebuilt from the revision column family at open. Kept in memory because every range
 //! read walks it: at 1,000,000 keys with 5 versions each it holds about 250 bytes per key
-//! (the key, a 32-byte history header and 16 bytes per revision), well under the values'
+//! (the key, a 48-byte history header and 16 bytes per revision), well under the values'
 //! own size, and a RocksDB-backed index would cost a seek per key per read.
 
 use std::collections::BTreeMap;
@@ -32,14 +32,26 @@ impl IndexEntry {
     }
 }
 
+/// What a write needs of a key's newest version besides its value (etcd's generation keeps
+/// the same): a put builds the new version from it without reading the stored one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LiveKey {
+    /// The revision that created the key's current life.
+    pub(crate) create_revision: i64,
+    /// Puts since that creation.
+    pub(crate) version: i64,
+    /// The attached lease (0: none).
+    pub(crate) lease: i64,
+}
+
 /// The history of one key.
 #[derive(Clone, Debug)]
 struct KeyHistory {
     /// Invariant: non-empty, strictly ascending by (main, sub).
     entries: Vec<IndexEntry>,
-    /// The lease of the newest entry when it is a put (0 otherwise), so that lease
-    /// attachments move without reading the stored version.
-    lease: i64,
+    /// The newest entry's version when it is a put (zeroes otherwise), so that writes and
+    /// lease attachments need no stored version.
+    newest: LiveKey,
 }
 
 impl KeyHistory {
@@ -53,10 +65,15 @@ impl KeyHistory {
         (!newest.tombstone).then(|| newest.revision())
     }
 
+    /// The key's newest version if it is alive.
+    fn live(&self) -> Option<LiveKey> {
+        let last = self.entries.last()?;
+        (!last.tombstone).then_some(self.newest)
+    }
+
     /// The lease of the key if it is alive at the newest revision.
     fn live_lease(&self) -> Option<i64> {
-        let last = self.entries.last()?;
-        (!last.tombstone).then_some(self.lease)
+        self.live().map(|k| k.lease)
     }
 
     /// How many entries from the front a compaction at `at` removes: all but the newest at or
@@ -95,6 +112,11 @@ impl KeyIndex {
         self.map.get(key)?.at(rev)
     }
 
+    /// The newest version of `key` if it is alive.
+    pub(crate) fn live(&self, key: &[u8]) -> Option<LiveKey> {
+        self.map.get(key)?.live()
+    }
+
     /// Keys alive at `rev` in `range`, in key order, with their revisions.
     pub(crate) fn range<'a>(
         &'a self,
@@ -116,17 +138,22 @@ impl KeyIndex {
             sub: sub_u32(rev.sub),
             tombstone: false,
         };
+        let newest = LiveKey {
+            create_revision: kv.create_revision,
+            version: kv.version,
+            lease: kv.lease,
+        };
         match self.map.get_mut(kv.key.as_slice()) {
             Some(history) => {
                 let old = history.live_lease();
                 history.push(entry);
-                history.lease = kv.lease;
+                history.newest = newest;
                 old
             }
             None => {
                 let history = KeyHistory {
                     entries: vec![entry],
-                    lease: kv.lease,
+                    newest,
                 };
                 self.map.insert(kv.key.clone().into_boxed_slice(), history);
                 None
@@ -145,7 +172,7 @@ impl KeyIndex {
             Some(history) => {
                 let old = history.live_lease();
                 history.push(entry);
-                history.lease = 0;
+                history.newest = LiveKey::default();
                 old
             }
             // A tombstone without history: a restart after compaction removed the key's puts
@@ -153,7 +180,7 @@ impl KeyIndex {
             None => {
                 let history = KeyHistory {
                     entries: vec![entry],
-                    lease: 0,
+                    newest: LiveKey::default(),
                 };
                 self.map.insert(key.to_vec().into_boxed_slice(), history);
                 None
@@ -236,6 +263,12 @@ mod tests {
         assert_eq!(index.get(b"a", 3), Some(r(3)));
         assert_eq!(index.get(b"a", 4), None);
         assert_eq!(index.get(b"a", 9), Some(r(5)));
+        let recreated = LiveKey {
+            create_revision: 5,
+            version: 1,
+            lease: 0,
+        };
+        assert_eq!(index.live(b"a"), Some(recreated));
         assert_eq!(index.kept(3), HashSet::from([r(3)]));
         let mut dead = Vec::new();
         assert_eq!(index.compact_chunk(None, 5, 10, &mut dead), None);
@@ -243,6 +276,7 @@ mod tests {
         assert_eq!(index.get(b"a", 5), Some(r(5)));
         dead.clear();
         index.tombstone(b"a", r(6));
+        assert_eq!(index.live(b"a"), None);
         index.compact_chunk(None, 6, 10, &mut dead);
         assert_eq!(
             dead,
@@ -254,5 +288,26 @@ mod tests {
         index.compact_chunk(None, 7, 10, &mut dead);
         assert_eq!(dead, vec![r(6)]);
         assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn the_live_version_outlasts_the_compaction_of_its_history() {
+        let mut index = KeyIndex::default();
+        let r = |main| Revision { main, sub: 0 };
+        index.put(r(2), &kv(b"a", 2, 2, 1));
+        index.put(r(3), &kv(b"a", 2, 3, 2));
+        let mut leased = kv(b"a", 2, 4, 3);
+        leased.lease = 7;
+        index.put(r(4), &leased);
+        let mut dead = Vec::new();
+        index.compact_chunk(None, 4, 10, &mut dead);
+        assert_eq!(dead, vec![r(2), r(3)]);
+        let expected = LiveKey {
+            create_revision: 2,
+            version: 3,
+            lease: 7,
+        };
+        assert_eq!(index.live(b"a"), Some(expected));
+        assert_eq!(index.live(b"b"), None);
     }
 }

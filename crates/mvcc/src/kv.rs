@@ -37,6 +37,8 @@ pub struct Event {
     /// The new version; for a delete only `key` and `mod_revision` are set.
     pub kv: KeyValue,
     /// The version before this event, if the key existed (and is not compacted away).
+    /// Filled by [`crate::Store::events_since`]; the events of an applied write carry none
+    /// (reading them costs a lookup per change), [`crate::Store::prev_kvs`] finds them.
     /// The server strips it for watchers that did not ask for `prev_kv`.
     pub prev_kv: Option<KeyValue>,
 }

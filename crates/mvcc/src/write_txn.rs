@@ -4,6 +4,7 @@
 use crate::compare;
 use crate::error::Error;
 use crate::error::Result;
+use crate::key_index::LiveKey;
 use crate::key_range::KeyRange;
 use crate::kv::Event;
 use crate::kv::EventType;
@@ -122,48 +123,59 @@ impl<'a> WriteTxn<'a> {
         Ok(range::finish(req, kvs, found.count, self.read_revision()))
     }
 
-    /// A put; the lease is checked before the key, as etcd's `checkPut`.
+    /// A put; the lease is checked before the key, as etcd's `checkPut`. The stored value
+    /// is read only when the request needs it (`prev_kv`, `ignore_value`): the new
+    /// version's create revision, version and kept lease come from the index.
     pub(crate) fn put(&mut self, req: &PutRequest) -> Result<PutResponse> {
         txn_check::check_put(req)?;
         if req.lease != 0 && !self.state.leases.contains_key(&req.lease) {
             return Err(Error::LeaseNotFound);
         }
-        // One read serves both the previous version (unless this txn changed the key
-        // already) and the event's `prev_kv`.
-        let before = self.stored_before(&req.key)?;
-        let prev = match self.overlay.get(&req.key) {
-            Some(pending) => pending.clone(),
-            None => before.clone(),
-        };
+        let prev = self.current(&req.key, req.prev_kv || req.ignore_value)?;
         if (req.ignore_value || req.ignore_lease) && prev.is_none() {
             return Err(Error::KeyNotFound);
         }
         let main = self.begin() + 1;
+        let (create_revision, version, lease) = match &prev {
+            Some(p) => (p.create_revision(), p.version() + 1, p.lease()),
+            None => (main, 1, 0),
+        };
+        let mut prev_kv = prev.and_then(Current::into_kv);
         let kv = KeyValue {
             key: req.key.clone(),
-            create_revision: prev.as_ref().map_or(main, |p| p.create_revision),
+            create_revision,
             mod_revision: main,
-            version: prev.as_ref().map_or(0, |p| p.version) + 1,
-            value: match &prev {
+            version,
+            value: match &prev_kv {
                 Some(p) if req.ignore_value => p.value.clone(),
                 _ => req.value.clone(),
             },
-            lease: match &prev {
-                Some(p) if req.ignore_lease => p.lease,
-                _ => req.lease,
-            },
+            lease: if req.ignore_lease { lease } else { req.lease },
         };
-        let prev_kv = if req.prev_kv { prev } else { None };
-        let event_prev = event_prev(&kv, before);
+        if !req.prev_kv {
+            prev_kv = None;
+        }
         self.push(Event {
             kind: EventType::Put,
             kv,
-            prev_kv: event_prev,
+            prev_kv: None,
         })?;
         Ok(PutResponse {
             revision: main,
             prev_kv,
         })
+    }
+
+    /// The newest version of `key` including this txn's changes; its value is read from
+    /// the store only if `with_value`.
+    fn current(&self, key: &[u8], with_value: bool) -> Result<Option<Current>> {
+        if let Some(pending) = self.overlay.get(key) {
+            return Ok(pending.clone().map(Current::Stored));
+        }
+        if with_value {
+            return Ok(self.latest(key)?.map(Current::Stored));
+        }
+        Ok(self.state.index.live(key).map(Current::Indexed))
     }
 
     /// A delete of every live key in the range (nothing changes if none is live).
@@ -194,27 +206,15 @@ impl<'a> WriteTxn<'a> {
 
     fn delete_kv(&mut self, prev: KeyValue) -> Result<()> {
         let kv = KeyValue {
-            key: prev.key.clone(),
+            key: prev.key,
             mod_revision: self.begin() + 1,
             ..KeyValue::default()
         };
-        // `prev` is the version before the write unless this txn changed the key already.
-        let before = match self.overlay.get(&kv.key) {
-            Some(_) => self.stored_before(&kv.key)?,
-            None => Some(prev),
-        };
-        let event_prev = event_prev(&kv, before);
         self.push(Event {
             kind: EventType::Delete,
             kv,
-            prev_kv: event_prev,
+            prev_kv: None,
         })
-    }
-
-    /// The stored version of `key` at the revision before this write.
-    fn stored_before(&self, key: &[u8]) -> Result<Option<KeyValue>> {
-        let before = self.state.index.get(key, self.begin());
-        before.map(|rev| self.reader.kv(rev)).transpose()
     }
 
     /// A txn: every compare on the taken path is evaluated first, against the state before
@@ -285,8 +285,39 @@ impl<'a> WriteTxn<'a> {
     }
 }
 
-/// An event's `prev_kv` as etcd's watch fills it: the version before the write's revision
-/// (`before`, not one written earlier in the same txn), and none for a creation.
-fn event_prev(kv: &KeyValue, before: Option<KeyValue>) -> Option<KeyValue> {
-    if kv.version == 1 { None } else { before }
+/// A key's newest version as a write finds it: stored (with its value) or from the index.
+#[derive(Debug)]
+enum Current {
+    Stored(KeyValue),
+    Indexed(LiveKey),
+}
+
+impl Current {
+    fn create_revision(&self) -> i64 {
+        match self {
+            Current::Stored(kv) => kv.create_revision,
+            Current::Indexed(k) => k.create_revision,
+        }
+    }
+
+    fn version(&self) -> i64 {
+        match self {
+            Current::Stored(kv) => kv.version,
+            Current::Indexed(k) => k.version,
+        }
+    }
+
+    fn lease(&self) -> i64 {
+        match self {
+            Current::Stored(kv) => kv.lease,
+            Current::Indexed(k) => k.lease,
+        }
+    }
+
+    fn into_kv(self) -> Option<KeyValue> {
+        match self {
+            Current::Stored(kv) => Some(kv),
+            Current::Indexed(_) => None,
+        }
+    }
 }

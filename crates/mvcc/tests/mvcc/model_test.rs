@@ -218,7 +218,20 @@ fn check_write(h: &mut Harness, model: &mut Model, op: WriteOp) -> Result<(), Te
     let applied = h.apply(op.clone());
     let got = applied.response.map_err(|e| e.kind);
     prop_assert_eq!(&got, &expected, "response to {:?}", op);
-    prop_assert_eq!(&applied.events, &expected_events, "events of {:?}", op);
+    // An applied write's events carry no prev_kv; the store finds it on demand.
+    let (events, prevs): (Vec<Event>, Vec<Option<KeyValue>>) = expected_events
+        .into_iter()
+        .map(|e| {
+            let prev = e.prev_kv.clone();
+            (Event { prev_kv: None, ..e }, prev)
+        })
+        .unzip();
+    prop_assert_eq!(&applied.events, &events, "events of {:?}", op);
+    let found = h
+        .store()
+        .prev_kvs(&applied.events)
+        .map_err(|e| e.to_string());
+    prop_assert_eq!(found, Ok(prevs), "prev_kv of the events of {:?}", op);
     prop_assert_eq!(applied.revision, model.current());
     prop_assert_eq!(h.store().current_revision(), model.current());
     prop_assert_eq!(h.store().compacted_revision(), model.compacted);

@@ -256,6 +256,41 @@ async fn watch_replays_history_then_live_without_gap_or_duplicate_under_lag() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_watchers_get_prev_kv_only_when_they_ask() {
+    let mut f = fixture(64).await;
+    let c = &mut f.client;
+    let mut stream = c
+        .watch("p", Some(WatchOptions::new().with_prev_key()))
+        .await
+        .unwrap();
+    let with_prev = stream.message().await.unwrap().unwrap().watch_id();
+    stream.watch("p", None).await.unwrap();
+    let without = stream.message().await.unwrap().unwrap().watch_id();
+    c.put("p", "1", None).await.unwrap();
+    c.put("p", "2", None).await.unwrap();
+    c.delete("p", None).await.unwrap();
+    let mut got: std::collections::BTreeMap<i64, Vec<Option<Vec<u8>>>> = Default::default();
+    while got.values().map(Vec::len).sum::<usize>() < 6 {
+        let resp = tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .expect("watch stalled")
+            .unwrap()
+            .expect("watch ended");
+        let prevs = resp
+            .events()
+            .iter()
+            .map(|e| e.prev_kv().map(|p| p.value().to_vec()));
+        got.entry(resp.watch_id()).or_default().extend(prevs);
+    }
+    let expected = vec![None, Some(b"1".to_vec()), Some(b"2".to_vec())];
+    assert_eq!(
+        got[&with_prev], expected,
+        "a creation has none, an update and a delete do"
+    );
+    assert_eq!(got[&without], vec![None, None, None]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_filters_cancel_and_progress() {
     let mut f = fixture(64).await;
     let c = &mut f.client;

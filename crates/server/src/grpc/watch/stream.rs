@@ -279,6 +279,8 @@ impl<B: Backend> WatchStream<B> {
     async fn on_revision(&mut self, rev: &RevisionEvents) -> Result<(), Closed> {
         let r = rev.revision;
         self.known_revision = self.known_revision.max(r);
+        let with_prev = self.with_prev_kvs(rev);
+        let events = with_prev.as_deref().unwrap_or(&rev.events);
         let mut outgoing = Vec::new();
         for w in self.watchers.values_mut().filter(|w| w.synced) {
             if w.next_revision > r {
@@ -290,8 +292,7 @@ impl<B: Backend> WatchStream<B> {
                 continue;
             }
             w.next_revision = r + 1;
-            let events: Vec<_> = rev
-                .events
+            let events: Vec<_> = events
                 .iter()
                 .filter(|e| w.wants(e))
                 .map(|e| convert::event(e.clone(), w.prev_kv))
@@ -398,6 +399,37 @@ impl<B: Backend> WatchStream<B> {
             self.catch_up_one(id).await?;
         }
         self.answer_progress().await
+    }
+
+    /// The revision's events with their `prev_kv` if a watcher it reaches asks for it (an
+    /// applied write's events carry none: most watchers never want it). If the store cannot
+    /// say, those watchers catch up from the store instead, which reports the failure.
+    fn with_prev_kvs(&mut self, rev: &RevisionEvents) -> Option<Vec<mvcc::Event>> {
+        let wanted = |w: &Watcher| {
+            w.synced
+                && w.prev_kv
+                && w.next_revision == rev.revision
+                && rev.events.iter().any(|e| w.wants(e))
+        };
+        if !self.watchers.values().any(wanted) {
+            return None;
+        }
+        match self.backend.store().prev_kvs(&rev.events) {
+            Ok(prevs) => {
+                let mut events = rev.events.clone();
+                for (event, prev) in events.iter_mut().zip(prevs) {
+                    event.prev_kv = prev;
+                }
+                Some(events)
+            }
+            Err(err) => {
+                tracing::warn!(%err, revision = rev.revision, "cannot read the previous versions of a revision's keys");
+                for w in self.watchers.values_mut().filter(|w| wanted(w)) {
+                    w.synced = false;
+                }
+                None
+            }
+        }
     }
 
     async fn catch_up_one(&mut self, id: i64) -> Result<(), Closed> {
