@@ -17,6 +17,7 @@ mod boot;
 mod compactor;
 mod corruption;
 mod force_new_cluster;
+mod heap_trim;
 mod idle_spin;
 mod join;
 mod lessor;
@@ -223,6 +224,9 @@ impl Node {
                 2 * config.election_timeout,
             )),
         ];
+        tasks.push(tokio::spawn(heap_trim::trim_when_idle(Arc::clone(
+            &backend.state,
+        ))));
         if let Some(mode) = config.auto_compaction {
             tasks.push(tokio::spawn(compaction_loop(Arc::clone(&backend), mode)));
         }

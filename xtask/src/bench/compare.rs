@@ -30,6 +30,11 @@ use crate::cluster::spec::Server;
 use crate::prereqs;
 use crate::workspace;
 
+/// The quiet pause before each workload, for both servers: followers finish applying and
+/// each server returns what the previous workload freed (keel trims its heap once idle, Go
+/// scavenges), so a row's peak memory is its own workload's, not the previous one's.
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// Options of `bench compare`.
 #[derive(Debug, Args)]
 pub(crate) struct CompareArgs {
@@ -220,6 +225,9 @@ impl RoundCtx<'_> {
         ));
         let _ = std::fs::remove_file(&json);
         let pids = cluster.pids();
+        if !self.args.quick {
+            std::thread::sleep(SETTLE);
+        }
         for &pid in &pids {
             process::reset_peak_rss(pid);
         }
