@@ -13,7 +13,7 @@ use crate::layout::CF_LEASES;
 use crate::layout::CF_META;
 use crate::layout::CF_REVISIONS;
 use crate::layout::LeaseRecord;
-use crate::layout::Record;
+use crate::layout::RecordRef;
 use crate::messages::CompactionRequest;
 use crate::messages::CompactionResponse;
 use crate::messages::LeaseCheckpointRequest;
@@ -213,15 +213,15 @@ impl Store {
             batch.put_cf(meta, layout::META_CURRENT_REVISION, layout::meta_bytes(rev));
             let revisions = shared.cf(CF_REVISIONS)?;
             for (sub, event) in mutation.events.iter().enumerate() {
-                let record = Record {
-                    kv: event.kv.clone(),
+                let record = RecordRef {
+                    kv: &event.kv,
                     tombstone: event.kind == crate::kv::EventType::Delete,
                 };
                 let rev = Revision {
                     main: rev,
                     sub: i64::try_from(sub).unwrap_or(i64::MAX),
                 };
-                layout::check_record(rev, &record)?;
+                layout::check_record(rev, record)?;
                 batch.put_cf(revisions, rev.to_bytes(), layout::encode(&record)?);
             }
         }
@@ -335,7 +335,7 @@ fn compute(
     let mut txn = WriteTxn::new(state, reader);
     let mut mutation = Mutation::default();
     let response = match op {
-        WriteOp::Put(req) => WriteResponse::Put(txn.put(req)?),
+        WriteOp::Put(req) => WriteResponse::Put(txn.lone_put(req)?),
         WriteOp::DeleteRange(req) => WriteResponse::DeleteRange(txn.delete_range(req)?),
         WriteOp::Txn(req) => WriteResponse::Txn(txn.txn(req)?),
         WriteOp::Compact(req) => WriteResponse::Compact(compact(state, req, &mut mutation)?),

@@ -33,6 +33,9 @@ pub(crate) struct WriteTxn<'a> {
     /// Invariant: `events[i]` has sub revision `i` and main revision `begin + 1`.
     events: Vec<Event>,
     overlay: Overlay,
+    /// Whether later operations of this write may read the overlay (false for a lone put,
+    /// which then copies nothing into it).
+    overlay_read: bool,
 }
 
 impl<'a> WriteTxn<'a> {
@@ -42,6 +45,7 @@ impl<'a> WriteTxn<'a> {
             reader,
             events: Vec::new(),
             overlay: Overlay::new(),
+            overlay_read: true,
         }
     }
 
@@ -87,8 +91,10 @@ impl<'a> WriteTxn<'a> {
                 "more than 2^32 changes in one revision".into(),
             ));
         }
-        let pending = (event.kind == EventType::Put).then(|| event.kv.clone());
-        self.overlay.insert(event.kv.key.clone(), pending);
+        if self.overlay_read {
+            let pending = (event.kind == EventType::Put).then(|| event.kv.clone());
+            self.overlay.insert(event.kv.key.clone(), pending);
+        }
         self.events.push(event);
         Ok(())
     }
@@ -164,6 +170,12 @@ impl<'a> WriteTxn<'a> {
             revision: main,
             prev_kv,
         })
+    }
+
+    /// A put that is the whole write: nothing reads its overlay afterwards.
+    pub(crate) fn lone_put(&mut self, req: &PutRequest) -> Result<PutResponse> {
+        self.overlay_read = false;
+        self.put(req)
     }
 
     /// The newest version of `key` including this txn's changes; its value is read from

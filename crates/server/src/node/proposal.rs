@@ -76,11 +76,15 @@ fn config() -> bincode::config::Configuration<
     bincode::config::standard().with_limit::<MAX_DECODE_BYTES>()
 }
 
-/// Encodes a value for a raft entry or snapshot.
+/// Encodes a value for a raft entry or snapshot, into a buffer of exactly its size (the
+/// entry is kept in the raft log, and sizing first costs less than growing a vector).
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Bytes, String> {
-    bincode::serde::encode_to_vec(value, config())
-        .map(Bytes::from)
-        .map_err(|e| format!("cannot encode: {e}"))
+    let failed = |e: bincode::error::EncodeError| format!("cannot encode: {e}");
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config()).map_err(failed)?;
+    let mut buf = Vec::with_capacity(size.bytes_written);
+    bincode::serde::encode_into_std_write(value, &mut buf, config()).map_err(failed)?;
+    Ok(Bytes::from(buf))
 }
 
 /// Decodes a value of a raft entry or snapshot; trailing bytes are refused.
