@@ -76,7 +76,7 @@ impl Store {
             .map(|e| {
                 // Never a version before the compacted revision: it may be gone already,
                 // and the answer must not depend on the compactor's progress.
-                let before = e.kv.mod_revision - 1;
+                let before = e.kv.mod_revision.saturating_sub(1);
                 let creation = e.kind == EventType::Put && e.kv.version == 1;
                 let known = !creation && before >= compacted;
                 known.then(|| state.index.get(&e.kv.key, before)).flatten()

@@ -44,6 +44,17 @@ pub(crate) struct LiveKey {
     pub(crate) lease: i64,
 }
 
+impl LiveKey {
+    /// The numbers of the stored version `kv`.
+    pub(crate) fn of(kv: &KeyValue) -> LiveKey {
+        LiveKey {
+            create_revision: kv.create_revision,
+            version: kv.version,
+            lease: kv.lease,
+        }
+    }
+}
+
 /// The history of one key.
 #[derive(Clone, Debug)]
 struct KeyHistory {
@@ -138,11 +149,7 @@ impl KeyIndex {
             sub: sub_u32(rev.sub),
             tombstone: false,
         };
-        let newest = LiveKey {
-            create_revision: kv.create_revision,
-            version: kv.version,
-            lease: kv.lease,
-        };
+        let newest = LiveKey::of(kv);
         match self.map.get_mut(kv.key.as_slice()) {
             Some(history) => {
                 let old = history.live_lease();

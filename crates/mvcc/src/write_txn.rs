@@ -137,30 +137,31 @@ impl<'a> WriteTxn<'a> {
         if req.lease != 0 && !self.state.leases.contains_key(&req.lease) {
             return Err(Error::LeaseNotFound);
         }
-        let prev = self.current(&req.key, req.prev_kv || req.ignore_value)?;
-        if (req.ignore_value || req.ignore_lease) && prev.is_none() {
+        let current = self.current(&req.key, req.prev_kv || req.ignore_value)?;
+        if (req.ignore_value || req.ignore_lease) && current.is_none() {
             return Err(Error::KeyNotFound);
         }
         let main = self.begin() + 1;
-        let (create_revision, version, lease) = match &prev {
-            Some(p) => (p.create_revision(), p.version() + 1, p.lease()),
+        let (create_revision, version, kept_lease) = match &current {
+            Some((live, _)) => (live.create_revision, live.version + 1, live.lease),
             None => (main, 1, 0),
         };
-        let mut prev_kv = prev.and_then(Current::into_kv);
+        let stored = current.and_then(|(_, stored)| stored);
         let kv = KeyValue {
             key: req.key.clone(),
             create_revision,
             mod_revision: main,
             version,
-            value: match &prev_kv {
+            value: match &stored {
                 Some(p) if req.ignore_value => p.value.clone(),
                 _ => req.value.clone(),
             },
-            lease: if req.ignore_lease { lease } else { req.lease },
+            lease: if req.ignore_lease {
+                kept_lease
+            } else {
+                req.lease
+            },
         };
-        if !req.prev_kv {
-            prev_kv = None;
-        }
         self.push(Event {
             kind: EventType::Put,
             kv,
@@ -168,7 +169,7 @@ impl<'a> WriteTxn<'a> {
         })?;
         Ok(PutResponse {
             revision: main,
-            prev_kv,
+            prev_kv: stored.filter(|_| req.prev_kv),
         })
     }
 
@@ -178,16 +179,17 @@ impl<'a> WriteTxn<'a> {
         self.put(req)
     }
 
-    /// The newest version of `key` including this txn's changes; its value is read from
-    /// the store only if `with_value`.
-    fn current(&self, key: &[u8], with_value: bool) -> Result<Option<Current>> {
+    /// The newest version of `key` including this txn's changes, with the stored version
+    /// itself only if `with_value` (or this txn wrote it): otherwise it comes from the index.
+    fn current(&self, key: &[u8], with_value: bool) -> Result<Option<(LiveKey, Option<KeyValue>)>> {
+        let with_kv = |kv: KeyValue| (LiveKey::of(&kv), Some(kv));
         if let Some(pending) = self.overlay.get(key) {
-            return Ok(pending.clone().map(Current::Stored));
+            return Ok(pending.clone().map(with_kv));
         }
         if with_value {
-            return Ok(self.latest(key)?.map(Current::Stored));
+            return Ok(self.latest(key)?.map(with_kv));
         }
-        Ok(self.state.index.live(key).map(Current::Indexed))
+        Ok(self.state.index.live(key).map(|live| (live, None)))
     }
 
     /// A delete of every live key in the range (nothing changes if none is live).
@@ -294,42 +296,5 @@ impl<'a> WriteTxn<'a> {
             succeeded,
             responses,
         })
-    }
-}
-
-/// A key's newest version as a write finds it: stored (with its value) or from the index.
-#[derive(Debug)]
-enum Current {
-    Stored(KeyValue),
-    Indexed(LiveKey),
-}
-
-impl Current {
-    fn create_revision(&self) -> i64 {
-        match self {
-            Current::Stored(kv) => kv.create_revision,
-            Current::Indexed(k) => k.create_revision,
-        }
-    }
-
-    fn version(&self) -> i64 {
-        match self {
-            Current::Stored(kv) => kv.version,
-            Current::Indexed(k) => k.version,
-        }
-    }
-
-    fn lease(&self) -> i64 {
-        match self {
-            Current::Stored(kv) => kv.lease,
-            Current::Indexed(k) => k.lease,
-        }
-    }
-
-    fn into_kv(self) -> Option<KeyValue> {
-        match self {
-            Current::Stored(kv) => Some(kv),
-            Current::Indexed(_) => None,
-        }
     }
 }

@@ -221,9 +221,9 @@ fn check_write(h: &mut Harness, model: &mut Model, op: WriteOp) -> Result<(), Te
     // An applied write's events carry no prev_kv; the store finds it on demand.
     let (events, prevs): (Vec<Event>, Vec<Option<KeyValue>>) = expected_events
         .into_iter()
-        .map(|e| {
-            let prev = e.prev_kv.clone();
-            (Event { prev_kv: None, ..e }, prev)
+        .map(|mut e| {
+            let prev = e.prev_kv.take();
+            (e, prev)
         })
         .unzip();
     prop_assert_eq!(&applied.events, &events, "events of {:?}", op);
