@@ -219,7 +219,8 @@ impl Wal {
     /// later than just after the last index, and not replace committed entries; they
     /// replace any entries at or after their first index. An empty hard state stands
     /// for the current one; a call with neither new state nor entries writes nothing.
-    pub fn save(&mut self, hard_state: &HardState, entries: &[Entry]) -> Result<()> {
+    /// Returns whether it synced (what etcd's `wal_fsync_duration_seconds` counts).
+    pub fn save(&mut self, hard_state: &HardState, entries: &[Entry]) -> Result<bool> {
         self.check_usable()?;
         let state = if hard_state.is_empty() {
             self.hard_state
@@ -227,7 +228,7 @@ impl Wal {
             *hard_state
         };
         if entries.is_empty() && state == self.hard_state {
-            return Ok(());
+            return Ok(false);
         }
         let last_index = self.check_entries(entries)?;
         let record = match entries {
@@ -243,7 +244,7 @@ impl Wal {
         self.append(&record, must_sync)?;
         self.hard_state = state;
         self.last_index = last_index;
-        Ok(())
+        Ok(must_sync)
     }
 
     /// Records that a snapshot at `snap` exists; durable on return.

@@ -37,7 +37,8 @@ pub struct Metrics {
     pub proposals_failed: Counter,
     /// Proposals waiting to commit (the member sets it).
     pub proposals_pending: Gauge,
-    /// WAL fsync latency (the member observes each `wal.save` sync).
+    /// WAL fsync latency: each `wal.save` that synced (a save that only moves the commit
+    /// index is not synced, and not counted, as in etcd).
     pub wal_fsync_duration_seconds: Histogram,
     /// Store commit latency (the member observes each applied batch's commit).
     pub backend_commit_duration_seconds: Histogram,

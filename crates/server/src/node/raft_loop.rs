@@ -411,12 +411,15 @@ impl RaftLoop {
         if rd.hard_state.is_some() || !rd.entries.is_empty() {
             let hs = rd.hard_state.unwrap_or_default();
             let started = Instant::now();
-            self.wal
+            let synced = self
+                .wal
                 .save(&hs, &rd.entries)
                 .map_err(|e| format!("WAL save: {e}"))?;
-            metrics::global()
-                .wal_fsync_duration_seconds
-                .observe(started.elapsed().as_secs_f64());
+            if synced {
+                metrics::global()
+                    .wal_fsync_duration_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
         }
         let storage = self.raw.store_mut();
         if let Some(snap) = &rd.snapshot {

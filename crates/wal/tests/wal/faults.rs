@@ -314,7 +314,7 @@ fn crash_loop(
             entries(round + 1, next, next + 3),
         );
         match log.save(&hs, &batch) {
-            Ok(()) => (acked_state, acked) = (hs, [acked, batch].concat()),
+            Ok(_) => (acked_state, acked) = (hs, [acked, batch].concat()),
             Err(_) => in_flight = Some((hs, batch)),
         }
         drop(log);

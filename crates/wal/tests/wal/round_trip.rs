@@ -63,6 +63,22 @@ fn a_state_only_save_round_trips_and_an_unchanged_one_writes_nothing() {
 }
 
 #[test]
+fn only_entries_term_or_vote_are_synced_and_save_says_so() {
+    let fs = FaultFs::new();
+    let mut log = Wal::create("/w".as_ref(), b"m", fault_opts(&fs, 64 * 1024)).unwrap();
+    let before = fs.data_syncs();
+    assert!(log.save(&state(1, 0), &entries(1, 1, 2)).unwrap());
+    assert_eq!(fs.data_syncs(), before + 1);
+    // A commit index alone is relearned from the leader: written, not synced.
+    assert!(!log.save(&state(1, 2), &[]).unwrap());
+    assert_eq!(fs.data_syncs(), before + 1);
+    assert!(log.save(&state(2, 2), &[]).unwrap());
+    assert_eq!(fs.data_syncs(), before + 2);
+    assert!(!log.save(&state(2, 2), &[]).unwrap());
+    assert_eq!(fs.data_syncs(), before + 2);
+}
+
+#[test]
 fn a_save_is_one_fdatasync_however_many_entries() {
     let fs = FaultFs::new();
     let mut log = Wal::create("/w".as_ref(), b"m", fault_opts(&fs, 1024 * 1024)).unwrap();
