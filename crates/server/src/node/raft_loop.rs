@@ -10,8 +10,8 @@
 //!    with the entries in ONE `Wal::save` (one fdatasync);
 //! 3. make them visible to raft (`MemStorage`), then send `persisted_messages`;
 //! 4. hand committed entries to the apply thread, serve read states (committed
-//!    entries already durable here, without conf changes, go before step 2, so
-//!    applying overlaps the fsync: see `applies_before_persist`);
+//!    entries already durable here, without conf changes, go first, before step 1,
+//!    so applying overlaps the sends and the fsync: see `applies_before_persist`);
 //! 5. `advance`, then apply conf changes to raft.
 //!
 //! A WAL or snapshot failure stops the member (it never continues after one).
@@ -325,13 +325,16 @@ impl RaftLoop {
             // then wait for this commit.
             self.state.commit_index.store(hs.commit, Ordering::Release);
         }
-        let messages = std::mem::take(&mut rd.messages);
-        self.send(messages);
+        // Committed entries first: a waiting client's answer starts from the apply
+        // thread, while these messages (a leader's appends and commit updates) are
+        // queued for transport tasks that may take this CPU as they wake.
         let handed_early = if self.applies_before_persist(&rd) {
             Some(self.hand_to_apply(&mut rd)?)
         } else {
             None
         };
+        let messages = std::mem::take(&mut rd.messages);
+        self.send(messages);
         self.persist(&rd)?;
         let persisted = std::mem::take(&mut rd.persisted_messages);
         self.send(persisted);
@@ -376,11 +379,11 @@ impl RaftLoop {
         }
     }
 
-    /// Whether step 4 may come before step 2: every committed entry is already durable
-    /// in this member's WAL (a leader's always are: it counts itself only after its
-    /// fsync), none changes the configuration, and no snapshot arrives. The apply thread
-    /// then works while this `Ready`'s entries are fsynced, as etcd's leader applies in
-    /// parallel with its WAL save.
+    /// Whether step 4 may come first: every committed entry is already durable in this
+    /// member's WAL (a leader's always are: it counts itself only after its fsync),
+    /// none changes the configuration, and no snapshot arrives. The apply thread then
+    /// works while this `Ready`'s messages go out and its entries are fsynced, as etcd's
+    /// leader applies in parallel with its WAL save.
     fn applies_before_persist(&self, rd: &Ready) -> bool {
         let durable = raft_core::Storage::last_index(self.raw.store()).unwrap_or(0);
         rd.snapshot.is_none()
