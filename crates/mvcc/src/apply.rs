@@ -208,9 +208,10 @@ impl Store {
             layout::META_CONSISTENT_INDEX,
             layout::meta_bytes(stored_index),
         );
+        // The versions carry the new revision; no meta entry does (see
+        // `layout::META_CURRENT_REVISION`).
         let new_revision = mutation.events.first().map(|e| e.kv.mod_revision);
         if let Some(rev) = new_revision {
-            batch.put_cf(meta, layout::META_CURRENT_REVISION, layout::meta_bytes(rev));
             let revisions = shared.cf(CF_REVISIONS)?;
             for (sub, event) in mutation.events.iter().enumerate() {
                 let record = RecordRef {

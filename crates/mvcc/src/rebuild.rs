@@ -44,23 +44,24 @@ fn meta(db: &DB, key: &[u8], default: i64) -> Result<i64> {
 /// Reads everything the in-memory state needs.
 pub(crate) fn load(db: &DB) -> Result<Loaded> {
     let applied = meta(db, layout::META_CONSISTENT_INDEX, 0)?;
-    let current = meta(db, layout::META_CURRENT_REVISION, layout::INITIAL_REVISION)?;
+    let stored_current = meta(db, layout::META_CURRENT_REVISION, layout::INITIAL_REVISION)?;
     let scheduled = meta(
         db,
         layout::META_COMPACT_SCHEDULED,
         layout::INITIAL_COMPACTED,
     )?;
     let finished = meta(db, layout::META_COMPACT_FINISHED, layout::INITIAL_COMPACTED)?;
-    let valid = applied >= 0 && scheduled <= current && finished <= scheduled;
+    let valid = applied >= 0 && finished <= scheduled;
     if !valid {
         return Err(Error::Corrupt(format!(
-            "meta: applied {applied} current {current} compacted {scheduled} finished {finished}"
+            "meta: applied {applied} compacted {scheduled} finished {finished}"
         )));
     }
+    // Raised to the newest stored version's revision by `load_versions`.
     let mut state = State {
         index: KeyIndex::default(),
         leases: load_leases(db)?,
-        current_revision: current,
+        current_revision: stored_current.max(scheduled),
         compacted_revision: scheduled,
     };
     load_versions(db, &mut state)?;
@@ -97,17 +98,12 @@ fn load_leases(db: &DB) -> Result<BTreeMap<i64, LeaseState>> {
 }
 
 /// Replays every stored version in revision order into the index (which also attaches keys
-/// to their leases).
+/// to their leases), raising the current revision to the newest version's.
 fn load_versions(db: &DB, state: &mut State) -> Result<()> {
     for item in db.iterator_cf(cf(db, CF_REVISIONS)?, IteratorMode::Start) {
         let (key, value) = item?;
         let rev = Revision::from_bytes(&key)?;
-        if rev.main > state.current_revision {
-            return Err(Error::Corrupt(format!(
-                "version {rev:?} above the current revision {}",
-                state.current_revision
-            )));
-        }
+        state.current_revision = state.current_revision.max(rev.main);
         let record = layout::decode_record(rev, &value)?;
         let kind = if record.tombstone {
             EventType::Delete

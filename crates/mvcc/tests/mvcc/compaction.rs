@@ -219,3 +219,29 @@ fn the_feed_at_the_compacted_revision_shows_each_key_once_whatever_the_compactor
         ]
     );
 }
+
+#[test]
+fn the_current_revision_survives_reopen_after_deletes_and_compaction() {
+    let mut h = Harness::new();
+    h.ok(put(b"a", b"1"));
+    h.ok(put(b"b", b"1"));
+    h.ok(delete(b"a", b""));
+    h.ok(delete(b"b", b""));
+    let current = h.store().current_revision();
+    assert_eq!(current, 5);
+    h.reopen();
+    assert_eq!(h.store().current_revision(), current);
+    // Compaction at the current revision removes every put and the older tombstone;
+    // the newest delete stays (as in etcd), and with it the current revision.
+    h.ok(WriteOp::Compact(CompactionRequest {
+        revision: current,
+        physical: true,
+    }));
+    h.store().wait_compaction(current).unwrap();
+    assert!(h.all(0).kvs.is_empty());
+    h.reopen();
+    assert_eq!(h.store().current_revision(), current);
+    assert_eq!(h.apply(put(b"c", b"1")).revision, current + 1);
+    h.reopen();
+    assert_eq!(h.store().current_revision(), current + 1);
+}
