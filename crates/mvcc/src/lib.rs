@@ -26,8 +26,9 @@
 //! - `revisions`: `main (8 bytes BE) ++ sub (8 bytes BE)` -> bincode `{KeyValue, tombstone}`;
 //!   etcd's `key` bucket. Byte order is revision order, so the watch feed and `hash_kv`
 //!   are forward scans.
-//! - `meta`: `consistent_index`, `current_revision`, `compact_scheduled`,
-//!   `compact_finished` -> 8-byte big-endian integers.
+//! - `meta`: `consistent_index`, `compact_scheduled`, `compact_finished` -> 8-byte
+//!   big-endian integers (and `current_revision`, which older builds wrote with every
+//!   version: the current revision is now the newest stored version's at open).
 //! - `leases`: lease id (8 bytes BE) -> bincode `{id, ttl, remaining_ttl}`.
 //!
 //! The key index (key -> revisions of its puts and deletes, like etcd's `treeIndex`) is in
