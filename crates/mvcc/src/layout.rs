@@ -19,11 +19,12 @@ pub(crate) const COLUMN_FAMILIES: [&str; 3] = [CF_REVISIONS, CF_META, CF_LEASES]
 
 /// The raft index of the last applied entry.
 pub(crate) const META_CONSISTENT_INDEX: &[u8] = b"consistent_index";
-/// The current main revision, as stores written before the tenth session kept it. It is no
-/// longer written (an apply wrote it beside every version, growing the meta memtable by an
-/// entry per write): the current revision is the newest stored version's, or the compacted
-/// revision when compaction removed that version, as etcd restores it; a stored value is
-/// read at open as a floor only.
+/// The current main revision, as older builds kept it. It is no longer written (an apply
+/// wrote it beside every version, growing the meta memtable by an entry per write): the
+/// current revision is the newest stored version's, as etcd restores it (compaction keeps
+/// a delete at the compacted revision, so the newest version survives it); a stored value
+/// and the compacted revision are floors. Older builds refuse a store written since, as
+/// their open checks every version against this value.
 pub(crate) const META_CURRENT_REVISION: &[u8] = b"current_revision";
 /// The revision of the newest applied compaction (etcd's `scheduledCompactRev`).
 pub(crate) const META_COMPACT_SCHEDULED: &[u8] = b"compact_scheduled";
