@@ -258,6 +258,14 @@ mod tests {
         }
     }
 
+    fn live(create_revision: i64, version: i64, lease: i64) -> LiveKey {
+        LiveKey {
+            create_revision,
+            version,
+            lease,
+        }
+    }
+
     #[test]
     fn reads_at_past_revisions_and_compacts_like_etcd() {
         let mut index = KeyIndex::default();
@@ -270,12 +278,7 @@ mod tests {
         assert_eq!(index.get(b"a", 3), Some(r(3)));
         assert_eq!(index.get(b"a", 4), None);
         assert_eq!(index.get(b"a", 9), Some(r(5)));
-        let recreated = LiveKey {
-            create_revision: 5,
-            version: 1,
-            lease: 0,
-        };
-        assert_eq!(index.live(b"a"), Some(recreated));
+        assert_eq!(index.live(b"a"), Some(live(5, 1, 0)));
         assert_eq!(index.kept(3), HashSet::from([r(3)]));
         let mut dead = Vec::new();
         assert_eq!(index.compact_chunk(None, 5, 10, &mut dead), None);
@@ -309,12 +312,7 @@ mod tests {
         let mut dead = Vec::new();
         index.compact_chunk(None, 4, 10, &mut dead);
         assert_eq!(dead, vec![r(2), r(3)]);
-        let expected = LiveKey {
-            create_revision: 2,
-            version: 3,
-            lease: 7,
-        };
-        assert_eq!(index.live(b"a"), Some(expected));
+        assert_eq!(index.live(b"a"), Some(live(2, 3, 7)));
         assert_eq!(index.live(b"b"), None);
     }
 }

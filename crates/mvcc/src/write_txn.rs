@@ -143,7 +143,12 @@ impl<'a> WriteTxn<'a> {
         }
         let main = self.begin() + 1;
         let (create_revision, version, kept_lease) = match &current {
-            Some((live, _)) => (live.create_revision, live.version + 1, live.lease),
+            Some((live, _)) => {
+                let version = live.version.checked_add(1).ok_or_else(|| {
+                    Error::Corrupt(format!("version {} of a stored key", live.version))
+                })?;
+                (live.create_revision, version, live.lease)
+            }
             None => (main, 1, 0),
         };
         let stored = current.and_then(|(_, stored)| stored);
@@ -182,12 +187,8 @@ impl<'a> WriteTxn<'a> {
     /// The newest version of `key` including this txn's changes, with the stored version
     /// itself only if `with_value` (or this txn wrote it): otherwise it comes from the index.
     fn current(&self, key: &[u8], with_value: bool) -> Result<Option<(LiveKey, Option<KeyValue>)>> {
-        let with_kv = |kv: KeyValue| (LiveKey::of(&kv), Some(kv));
-        if let Some(pending) = self.overlay.get(key) {
-            return Ok(pending.clone().map(with_kv));
-        }
-        if with_value {
-            return Ok(self.latest(key)?.map(with_kv));
+        if with_value || self.overlay.contains_key(key) {
+            return Ok(self.latest(key)?.map(|kv| (LiveKey::of(&kv), Some(kv))));
         }
         Ok(self.state.index.live(key).map(|live| (live, None)))
     }
